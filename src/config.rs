@@ -1,0 +1,280 @@
+//! Command line and environment configuration, typed and checked at start-up.
+//!
+//! Every flag can also be set through the environment variable named beside it. Secrets live
+//! in [`Secret`], whose `Debug` output never shows the value.
+
+use std::{fmt, net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+
+/// The minimum length of the JWT signing secret, in bytes.
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+/// A secret string: its `Debug` and `Display` print `[redacted]`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself. Call only where it is used.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_string()))
+    }
+}
+
+/// `rft-users`: React Fast Training's central customer record service.
+#[derive(Debug, Parser)]
+#[command(
+    name = "rft-users",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Options for `serve`, which runs when no subcommand is given.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the GraphQL service (the default).
+    Serve(ServeArgs),
+    /// Apply, roll back or list database migrations.
+    Migrate {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
+    /// Create an admin, or reset an existing admin's password.
+    CreateAdmin(CreateAdminArgs),
+    /// Print the GraphQL schema (SDL); `schema.graphql` must equal it.
+    ExportSchema,
+}
+
+/// What `migrate` does.
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum MigrateAction {
+    /// Apply every pending migration.
+    Up,
+    /// Roll back the last `steps` migrations.
+    Down {
+        /// How many migrations to roll back.
+        #[arg(long, default_value_t = 1)]
+        steps: u32,
+    },
+    /// List migrations and whether each is applied.
+    Status,
+}
+
+/// Where the data lives.
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// Database URL: `sqlite://path?mode=rwc` or `postgres://user@host/db`. Defaults to an
+    /// embedded SQLite file in the data directory.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Directory for the embedded database and the generated JWT secret.
+    #[arg(long, env = "RFT_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+}
+
+impl DbArgs {
+    /// The database URL to use, creating the data directory for the SQLite default.
+    pub fn resolve_url(&self) -> anyhow::Result<String> {
+        match &self.database_url {
+            Some(url) => Ok(url.clone()),
+            None => {
+                std::fs::create_dir_all(&self.data_dir).with_context(|| {
+                    format!("cannot create data directory {}", self.data_dir.display())
+                })?;
+                Ok(format!(
+                    "sqlite://{}?mode=rwc",
+                    self.data_dir.join("rft-users.db").display()
+                ))
+            }
+        }
+    }
+}
+
+/// Options for `serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Address to listen on.
+    #[arg(long, env = "RFT_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// HS256 signing secret for access tokens, at least 32 bytes. Generated and kept in the
+    /// data directory on the embedded SQLite default; required on PostgreSQL.
+    #[arg(long, env = "RFT_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<Secret>,
+    /// Email of the bootstrap admin, created at start when no admin exists.
+    #[arg(
+        long,
+        env = "RFT_ADMIN_EMAIL",
+        default_value = "admin@reactfasttraining.co.uk"
+    )]
+    pub admin_email: String,
+    /// Password of the bootstrap admin. When unset a strong one is generated and printed once.
+    #[arg(long, env = "RFT_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<Secret>,
+    /// Do not seed demo data into an empty database.
+    #[arg(long, env = "RFT_NO_DEMO_DATA")]
+    pub no_demo_data: bool,
+    /// Access token lifetime, in minutes.
+    #[arg(long, env = "RFT_ACCESS_TOKEN_MINUTES", default_value_t = 15)]
+    pub access_token_minutes: u64,
+    /// Refresh token lifetime, in days.
+    #[arg(long, env = "RFT_REFRESH_TOKEN_DAYS", default_value_t = 30)]
+    pub refresh_token_days: u64,
+    /// Login and token-refresh attempts allowed per client IP per minute.
+    #[arg(long, env = "RFT_LOGIN_RATE_PER_MINUTE", default_value_t = 20)]
+    pub login_rate_per_minute: u32,
+    /// Take the client IP from `X-Forwarded-For` (only behind a trusted reverse proxy).
+    #[arg(long, env = "RFT_TRUST_PROXY")]
+    pub trust_proxy: bool,
+    /// Comma-separated browser origins allowed by CORS (e.g. the booking website).
+    #[arg(long, env = "RFT_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+    /// Database connection pool size.
+    #[arg(long, env = "RFT_DB_POOL_SIZE", default_value_t = 16)]
+    pub db_pool_size: u32,
+}
+
+/// Options for `create-admin`.
+#[derive(Debug, Clone, Args)]
+pub struct CreateAdminArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// The admin's email.
+    #[arg(long, env = "RFT_ADMIN_EMAIL")]
+    pub email: String,
+    /// The admin's password; generated and printed when unset.
+    #[arg(long, env = "RFT_ADMIN_PASSWORD", hide_env_values = true)]
+    pub password: Option<Secret>,
+    /// First name.
+    #[arg(long, default_value = "Admin")]
+    pub first_name: String,
+    /// Last name.
+    #[arg(long, default_value = "User")]
+    pub last_name: String,
+}
+
+/// What the running application needs, resolved from [`ServeArgs`] (or built by tests).
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    pub database_url: String,
+    pub jwt_secret: Secret,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub login_rate_per_minute: u32,
+    pub trust_proxy: bool,
+    pub cors_origins: Vec<String>,
+    pub db_pool_size: u32,
+}
+
+/// Token issuer, checked on every access token.
+pub const JWT_ISSUER: &str = "rft-users";
+/// Token audience, checked on every access token.
+pub const JWT_AUDIENCE: &str = "rft-users-api";
+
+impl AppConfig {
+    /// Sensible defaults around a database URL and secret (used by tests and tools).
+    pub fn new(database_url: impl Into<String>, jwt_secret: Secret) -> Self {
+        Self {
+            database_url: database_url.into(),
+            jwt_secret,
+            access_token_ttl: Duration::from_secs(15 * 60),
+            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            login_rate_per_minute: 20,
+            trust_proxy: false,
+            cors_origins: Vec::new(),
+            db_pool_size: 16,
+        }
+    }
+
+    /// Resolves `serve`'s arguments, loading or generating the JWT secret.
+    pub fn from_serve_args(args: &ServeArgs) -> anyhow::Result<Self> {
+        let database_url = args.db.resolve_url()?;
+        let jwt_secret = resolve_jwt_secret(args, &database_url)?;
+        Ok(Self {
+            database_url,
+            jwt_secret,
+            access_token_ttl: Duration::from_secs(args.access_token_minutes.max(1) * 60),
+            refresh_token_ttl: Duration::from_secs(args.refresh_token_days.max(1) * 24 * 3600),
+            login_rate_per_minute: args.login_rate_per_minute.max(1),
+            trust_proxy: args.trust_proxy,
+            cors_origins: args.cors_origins.clone(),
+            db_pool_size: args.db_pool_size.max(2),
+        })
+    }
+}
+
+/// True when the URL points at the embedded SQLite backend.
+pub fn is_sqlite(url: &str) -> bool {
+    url.starts_with("sqlite:")
+}
+
+fn resolve_jwt_secret(args: &ServeArgs, database_url: &str) -> anyhow::Result<Secret> {
+    if let Some(secret) = &args.jwt_secret {
+        if secret.expose().len() < MIN_JWT_SECRET_BYTES {
+            bail!("RFT_JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes long");
+        }
+        return Ok(secret.clone());
+    }
+    if !is_sqlite(database_url) {
+        bail!(
+            "RFT_JWT_SECRET is not set: it is required when DATABASE_URL is not the embedded SQLite \
+             database (use at least {MIN_JWT_SECRET_BYTES} random bytes, e.g. `openssl rand -base64 48`)"
+        );
+    }
+    let path = args.db.data_dir.join("jwt-secret");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        let existing = existing.trim().to_string();
+        if existing.len() >= MIN_JWT_SECRET_BYTES {
+            return Ok(Secret::new(existing));
+        }
+    }
+    let generated = crate::auth::tokens::random_token(48);
+    write_private_file(&path, &generated)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tracing::info!(path = %path.display(), "generated a JWT signing secret");
+    Ok(Secret::new(generated))
+}
+
+/// Writes a file readable only by its owner (on Unix).
+fn write_private_file(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(contents.as_bytes())
+}

@@ -1,0 +1,23 @@
+//! SeaORM entities: one module per table, plus the enums stored in
+//! enum-like string columns and a prelude re-exporting every entity.
+
+pub mod prelude;
+
+pub mod enums;
+
+pub mod attendance_record;
+pub mod audit_log;
+pub mod auth_session;
+pub mod booking;
+pub mod booking_attendee;
+pub mod certificate;
+pub mod course;
+pub mod course_session;
+pub mod payment;
+pub mod refund;
+pub mod session_note;
+pub mod stripe_event;
+pub mod user;
+pub mod user_activity_log;
+pub mod user_note;
+pub mod venue;

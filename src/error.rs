@@ -1,0 +1,163 @@
+//! The one error type of the service, and its mapping onto GraphQL's `extensions.code`.
+//!
+//! Clients only ever see one of the stable codes below. Database and internal failures are
+//! logged with their cause and reach the client as a bare `INTERNAL_SERVER_ERROR`.
+
+use async_graphql::ErrorExtensions;
+use sea_orm::{DbErr, SqlErr, TransactionError};
+
+/// Every failure a resolver or service can report.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// No (valid) credentials were presented.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The caller is known but may not do this.
+    #[error("you are not allowed to do this")]
+    Forbidden,
+    /// The named thing does not exist (or the caller may not know it exists).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// Input was rejected; `field` names the offending input field.
+    #[error("{message}")]
+    BadUserInput { field: String, message: String },
+    /// The request clashes with the current state of the data.
+    #[error("{0}")]
+    Conflict(String),
+    /// Too many requests from this client.
+    #[error("too many requests, try again later")]
+    RateLimited,
+    /// Anything else. The cause is logged, never sent.
+    #[error("internal server error")]
+    Internal(#[source] anyhow::Error),
+}
+
+/// Shorthand used across services and resolvers.
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    /// A BAD_USER_INPUT error naming `field`.
+    pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::BadUserInput {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The stable code clients switch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated(_) => "UNAUTHENTICATED",
+            Self::Forbidden => "FORBIDDEN",
+            Self::NotFound(_) => "NOT_FOUND",
+            Self::BadUserInput { .. } => "BAD_USER_INPUT",
+            Self::Conflict(_) => "CONFLICT",
+            Self::RateLimited => "RATE_LIMITED",
+            Self::Internal(_) => "INTERNAL_SERVER_ERROR",
+        }
+    }
+
+    /// Wraps any error as an internal one.
+    pub fn internal(e: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(e.into())
+    }
+}
+
+impl From<DbErr> for AppError {
+    fn from(e: DbErr) -> Self {
+        match e.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => {
+                Self::Conflict("this conflicts with an existing record".into())
+            }
+            _ => Self::Internal(e.into()),
+        }
+    }
+}
+
+impl<E: Into<AppError> + std::error::Error> From<TransactionError<E>> for AppError {
+    fn from(e: TransactionError<E>) -> Self {
+        match e {
+            TransactionError::Connection(db) => db.into(),
+            TransactionError::Transaction(inner) => inner.into(),
+        }
+    }
+}
+
+impl ErrorExtensions for AppError {
+    fn extend(&self) -> async_graphql::Error {
+        if let Self::Internal(cause) = self {
+            tracing::error!(error = ?cause, "internal error");
+        }
+        async_graphql::Error::new(self.to_string()).extend_with(|_, ext| {
+            ext.set("code", self.code());
+            if let Self::BadUserInput { field, .. } = self {
+                ext.set("field", field.as_str());
+            }
+        })
+    }
+}
+
+impl From<AppError> for async_graphql::Error {
+    fn from(e: AppError) -> Self {
+        e.extend()
+    }
+}
+
+/// Gives every error in a response a stable code.
+///
+/// Errors raised before any resolver runs (syntax, validation, variable coercion, an unknown
+/// enum value, depth limits) come from async-graphql without extensions: they are all the
+/// client's input, so they become BAD_USER_INPUT, naming the argument or variable when the
+/// message does.
+pub fn normalise_errors(errors: &mut [async_graphql::ServerError]) {
+    for err in errors {
+        let has_code = err
+            .extensions
+            .as_ref()
+            .is_some_and(|ext| ext.get("code").is_some());
+        if has_code {
+            continue;
+        }
+        let field = quoted_name_after(&err.message, "argument")
+            .or_else(|| quoted_name_after(&err.message, "variable"));
+        let ext = err.extensions.get_or_insert_with(Default::default);
+        ext.set("code", "BAD_USER_INPUT");
+        if let Some(field) = field {
+            ext.set("field", field);
+        }
+    }
+}
+
+/// Finds `keyword "name"` or `keyword "$name"` in an async-graphql message.
+fn quoted_name_after(message: &str, keyword: &str) -> Option<String> {
+    let start = message.find(keyword)? + keyword.len();
+    let rest = message[start..].trim_start();
+    let rest = rest.strip_prefix('"')?;
+    let end = rest.find('"')?;
+    let name = rest[..end].trim_start_matches('$');
+    (!name.is_empty()).then(|| name.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_argument_names_in_coercion_messages() {
+        let msg = r#"Invalid value for argument "status", enumeration type "UserStatus" does not contain the value "FOO""#;
+        assert_eq!(
+            quoted_name_after(msg, "argument").as_deref(),
+            Some("status")
+        );
+        let msg = r#"Variable "$input" got invalid value"#;
+        assert_eq!(quoted_name_after(msg, "Variable"), None);
+        assert_eq!(quoted_name_after(msg, "argument"), None);
+    }
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let err = AppError::internal(anyhow::anyhow!("SELECT secret FROM users failed"));
+        let gql: async_graphql::Error = err.into();
+        assert_eq!(gql.message, "internal server error");
+    }
+}

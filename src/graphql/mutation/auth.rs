@@ -1,0 +1,122 @@
+//! Login sessions for staff.
+
+use async_graphql::{Context, Object};
+
+use crate::app::AppState;
+use crate::auth::guard::{RoleGuard, request_context, require_principal};
+use crate::graphql::types::auth::AuthPayload;
+use crate::services::audit::Actor;
+use crate::services::sessions;
+
+/// Login, token refresh, logout and password change.
+#[derive(Default)]
+pub struct AuthMutation;
+
+fn rate_key(ctx: &Context<'_>) -> String {
+    request_context(ctx)
+        .meta
+        .ip
+        .clone()
+        .unwrap_or_else(|| "unknown".into())
+}
+
+#[Object]
+impl AuthMutation {
+    /// Logs a staff member in with email and password. Every failure gives the same
+    /// UNAUTHENTICATED error; five failures in a row lock the account for 15 minutes.
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The staff member's email.")] email: String,
+        #[graphql(desc = "The password.", secret)] password: String,
+    ) -> async_graphql::Result<AuthPayload> {
+        let state = ctx.data_unchecked::<AppState>();
+        state.limiter.check(&rate_key(ctx))?;
+        let actor = Actor::from_request(request_context(ctx));
+        let issued = sessions::login(
+            &state.db,
+            &state.jwt,
+            state.config.refresh_token_ttl,
+            &actor,
+            &email,
+            password,
+        )
+        .await?;
+        Ok(issued.into())
+    }
+
+    /// Swaps a refresh token for a new access token and a new refresh token. A refresh
+    /// token works once: using it again ends the whole session.
+    async fn refresh_session(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "The refresh token from `login` or the last `refreshSession`.",
+            secret
+        )]
+        refresh_token: String,
+    ) -> async_graphql::Result<AuthPayload> {
+        let state = ctx.data_unchecked::<AppState>();
+        state.limiter.check(&rate_key(ctx))?;
+        let actor = Actor::from_request(request_context(ctx));
+        let issued = sessions::refresh(
+            &state.db,
+            &state.jwt,
+            state.config.refresh_token_ttl,
+            &actor,
+            &refresh_token,
+        )
+        .await?;
+        Ok(issued.into())
+    }
+
+    /// Ends the current session (or every session of the caller, with `allSessions`).
+    #[graphql(guard = "RoleGuard::any()")]
+    async fn logout(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "End every session of the caller, on every device.",
+            default = false
+        )]
+        all_sessions: bool,
+    ) -> async_graphql::Result<bool> {
+        let state = ctx.data_unchecked::<AppState>();
+        let principal = require_principal(ctx)?;
+        let actor = Actor::from_request(request_context(ctx));
+        sessions::logout(
+            &state.db,
+            &actor,
+            principal.user_id,
+            principal.session_family,
+            all_sessions,
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// Changes the caller's password and ends their other sessions.
+    #[graphql(guard = "RoleGuard::staff()")]
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The current password.", secret)] current_password: String,
+        #[graphql(desc = "The new password (at least 12 characters).", secret)]
+        new_password: String,
+    ) -> async_graphql::Result<bool> {
+        let state = ctx.data_unchecked::<AppState>();
+        state.limiter.check(&rate_key(ctx))?;
+        let principal = require_principal(ctx)?;
+        let actor = Actor::from_request(request_context(ctx));
+        sessions::change_password(
+            &state.db,
+            &actor,
+            principal.user_id,
+            principal.session_family,
+            current_password,
+            new_password,
+        )
+        .await?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,120 @@
+//! Queries about users.
+
+use async_graphql::{
+    Context, Object,
+    connection::{Connection, Edge},
+};
+use sea_orm::Select;
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::auth::guard::{RoleGuard, require_principal};
+use crate::entities::user;
+use crate::error::AppError;
+use crate::graphql::types::user::User;
+use crate::graphql::types::user_input::{UserFilter, UserOrderBy};
+use crate::services::{user_search, users};
+
+/// Queries about users.
+#[derive(Default)]
+pub struct UserQuery;
+
+/// Extra fields on `UserConnection`.
+pub struct UserConnectionFields {
+    count_query: Select<user::Entity>,
+}
+
+#[Object]
+impl UserConnectionFields {
+    /// How many users match the search and filters, over all pages.
+    async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
+        let db = &ctx.data_unchecked::<AppState>().db;
+        let n = user_search::count(db, self.count_query.clone()).await?;
+        Ok(i64::try_from(n).unwrap_or(i64::MAX))
+    }
+}
+
+/// A page of users.
+pub type UserConnection = Connection<String, User, UserConnectionFields>;
+
+#[Object]
+impl UserQuery {
+    /// The logged-in user.
+    #[graphql(guard = "RoleGuard::any()")]
+    async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
+        let principal = require_principal(ctx)?;
+        let db = &ctx.data_unchecked::<AppState>().db;
+        Ok(User(users::find(db, principal.user_id).await?))
+    }
+
+    /// A user by id (admin only).
+    #[graphql(guard = "RoleGuard::admin()")]
+    async fn user(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The user's id.")] id: Uuid,
+    ) -> async_graphql::Result<Option<User>> {
+        let db = &ctx.data_unchecked::<AppState>().db;
+        match users::find(db, id).await {
+            Ok(u) => Ok(Some(User(u))),
+            Err(AppError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A user by email, in any case and with stray spaces (admin only).
+    #[graphql(guard = "RoleGuard::admin()")]
+    async fn user_by_email(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The email address.")] email: String,
+    ) -> async_graphql::Result<Option<User>> {
+        let db = &ctx.data_unchecked::<AppState>().db;
+        Ok(users::find_by_email(db, &email).await?.map(User))
+    }
+
+    /// Searches, filters and sorts users, a page at a time (admin only).
+    #[graphql(guard = "RoleGuard::admin()")]
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Words to find in name, email, phone (any format) or company; every word must match."
+        )]
+        search: Option<String>,
+        #[graphql(desc = "Filters; all must match.")] filter: Option<UserFilter>,
+        #[graphql(desc = "Sort order; defaults to newest profiles first.")] order_by: Option<
+            UserOrderBy,
+        >,
+        #[graphql(desc = "Page size: at most 100, default 20.")] first: Option<i32>,
+        #[graphql(
+            desc = "Return users after this cursor (an `endCursor` from the same search and order)."
+        )]
+        after: Option<String>,
+    ) -> async_graphql::Result<UserConnection> {
+        let db = &ctx.data_unchecked::<AppState>().db;
+        let search = search.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        let page = user_search::search(
+            db,
+            search,
+            &filter.unwrap_or_default(),
+            order_by.unwrap_or_default(),
+            first,
+            after.as_deref(),
+        )
+        .await?;
+        let mut connection = Connection::with_additional_fields(
+            page.has_previous_page,
+            page.has_next_page,
+            UserConnectionFields {
+                count_query: page.count_query,
+            },
+        );
+        connection.edges.extend(
+            page.rows
+                .into_iter()
+                .map(|(cursor, m)| Edge::new(cursor, User(m))),
+        );
+        Ok(connection)
+    }
+}

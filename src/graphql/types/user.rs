@@ -1,0 +1,362 @@
+//! The `User` object and what hangs off it. Fields are exposed one by one, with their
+//! guards: medical, emergency-contact and dietary fields and internal notes are admin-only.
+
+use async_graphql::{
+    ComplexObject, Context, Object, SimpleObject, connection::Connection, dataloader::DataLoader,
+};
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::auth::guard::{RoleGuard, request_context};
+use crate::entities::enums::{ContactMethod, CustomerType, NoteType, Role, UserStatus};
+use crate::entities::{user, user_activity_log, user_note};
+use crate::error::AppError;
+use crate::graphql::loaders::UserLoader;
+use crate::money;
+use crate::services::pages;
+
+/// A person known to React Fast Training: a customer, an admin or an instructor.
+/// Identified by email.
+pub struct User(pub user::Model);
+
+/// True when the caller is an admin or the user themself.
+fn is_admin_or_self(ctx: &Context<'_>, user_id: Uuid) -> bool {
+    let rc = request_context(ctx);
+    rc.is_admin() || rc.actor_id() == Some(user_id)
+}
+
+#[Object]
+impl User {
+    /// Unique id.
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+    /// Email address (trimmed, lowercased): the user's identity.
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+    /// First name.
+    async fn first_name(&self) -> &str {
+        &self.0.first_name
+    }
+    /// Last name.
+    async fn last_name(&self) -> &str {
+        &self.0.last_name
+    }
+    /// First and last name together.
+    async fn full_name(&self) -> String {
+        format!("{} {}", self.0.first_name, self.0.last_name)
+            .trim()
+            .to_string()
+    }
+    /// Main phone number, as typed.
+    async fn phone(&self) -> Option<&str> {
+        self.0.phone.as_deref()
+    }
+    /// Mobile number, as typed.
+    async fn mobile(&self) -> Option<&str> {
+        self.0.mobile.as_deref()
+    }
+    /// Date of birth (admin or the user themself).
+    async fn date_of_birth(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<NaiveDate>> {
+        if !is_admin_or_self(ctx, self.0.id) {
+            return Err(AppError::Forbidden.into());
+        }
+        Ok(self.0.date_of_birth)
+    }
+    /// First address line.
+    async fn address_line1(&self) -> Option<&str> {
+        self.0.address_line_1.as_deref()
+    }
+    /// Second address line.
+    async fn address_line2(&self) -> Option<&str> {
+        self.0.address_line_2.as_deref()
+    }
+    /// Town or city.
+    async fn city(&self) -> Option<&str> {
+        self.0.city.as_deref()
+    }
+    /// County.
+    async fn county(&self) -> Option<&str> {
+        self.0.county.as_deref()
+    }
+    /// Postcode.
+    async fn postcode(&self) -> Option<&str> {
+        self.0.postcode.as_deref()
+    }
+    /// Country.
+    async fn country(&self) -> &str {
+        &self.0.country
+    }
+    /// Company name (corporate customers).
+    async fn company_name(&self) -> Option<&str> {
+        self.0.company_name.as_deref()
+    }
+    /// The person's role at their company.
+    async fn company_role(&self) -> Option<&str> {
+        self.0.company_role.as_deref()
+    }
+    /// The person's department at their company.
+    async fn company_department(&self) -> Option<&str> {
+        self.0.company_department.as_deref()
+    }
+    /// The company's VAT number.
+    async fn vat_number(&self) -> Option<&str> {
+        self.0.vat_number.as_deref()
+    }
+    /// Customer, admin or instructor.
+    async fn role(&self) -> Role {
+        self.0.role
+    }
+    /// Active, inactive or suspended.
+    async fn status(&self) -> UserStatus {
+        self.0.status
+    }
+    /// Individual or corporate customer.
+    async fn customer_type(&self) -> CustomerType {
+        self.0.customer_type
+    }
+    /// The day the person became a customer.
+    async fn customer_since(&self) -> Option<NaiveDate> {
+        self.0.customer_since
+    }
+    /// When the first booking was made.
+    async fn first_booking_at(&self) -> Option<DateTime<Utc>> {
+        self.0.first_booking_at
+    }
+    /// When the latest booking was made.
+    async fn last_booking_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_booking_at
+    }
+    /// Number of bookings made (cancelled bookings excluded).
+    async fn total_bookings(&self) -> i32 {
+        self.0.total_bookings
+    }
+    /// Lifetime spend in pounds, net of completed refunds.
+    async fn total_spent(&self) -> Decimal {
+        money::from_pence(self.0.total_spent_pence)
+    }
+    /// Average spend per booking in pounds; null before the first booking.
+    async fn average_booking_value(&self) -> Option<Decimal> {
+        (self.0.total_bookings > 0).then(|| {
+            (money::from_pence(self.0.total_spent_pence) / Decimal::from(self.0.total_bookings))
+                .round_dp(2)
+        })
+    }
+    /// The last time anything happened on this profile.
+    async fn last_activity_at(&self) -> DateTime<Utc> {
+        self.0.last_activity_at
+    }
+    /// Consent to marketing email.
+    async fn marketing_consent(&self) -> bool {
+        self.0.marketing_consent
+    }
+    /// Consent to SMS messages.
+    async fn sms_consent(&self) -> bool {
+        self.0.sms_consent
+    }
+    /// Subscribed to the newsletter.
+    async fn newsletter_subscribed(&self) -> bool {
+        self.0.newsletter_subscribed
+    }
+    /// Preferred way to be contacted.
+    async fn preferred_contact_method(&self) -> ContactMethod {
+        self.0.preferred_contact_method
+    }
+    /// Emergency contact's name (admin only).
+    #[graphql(guard = "RoleGuard::admin()")]
+    async fn emergency_contact_name(&self) -> Option<&str> {
+        self.0.emergency_contact_name.as_deref()
+    }
+    /// Emergency contact's phone (admin only).
+    #[graphql(guard = "RoleGuard::admin()")]
+    async fn emergency_contact_phone(&self) -> Option<&str> {
+        self.0.emergency_contact_phone.as_deref()
+    }
+    /// Emergency contact's relationship to the person (admin only).
+    #[graphql(guard = "RoleGuard::admin()")]
+    async fn emergency_contact_relationship(&self) -> Option<&str> {
+        self.0.emergency_contact_relationship.as_deref()
+    }
+    /// Whether medical conditions have been declared (admin only).
+    #[graphql(guard = "RoleGuard::admin()")]
+    async fn has_medical_conditions(&self) -> bool {
+        self.0.has_medical_conditions
+    }
+    /// Medical notes (admin only).
+    #[graphql(guard = "RoleGuard::admin()")]
+    async fn medical_notes(&self) -> Option<&str> {
+        self.0.medical_notes.as_deref()
+    }
+    /// Dietary requirements (admin only).
+    #[graphql(guard = "RoleGuard::admin()")]
+    async fn dietary_requirements(&self) -> Option<&str> {
+        self.0.dietary_requirements.as_deref()
+    }
+    /// Whether medical and dietary notes may be shown to the session's instructor (admin only).
+    #[graphql(guard = "RoleGuard::admin()")]
+    async fn share_medical_with_trainer(&self) -> bool {
+        self.0.share_medical_with_trainer
+    }
+    /// Free-text internal notes on the profile (admin only).
+    #[graphql(guard = "RoleGuard::admin()")]
+    async fn admin_notes(&self) -> Option<&str> {
+        self.0.notes.as_deref()
+    }
+    /// Whether the account can log in with a password (staff with a password set).
+    async fn has_password(&self) -> bool {
+        self.0.password_hash.is_some()
+    }
+    /// Last successful login (admin or the user themself).
+    async fn last_login_at(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<DateTime<Utc>>> {
+        if !is_admin_or_self(ctx, self.0.id) {
+            return Err(AppError::Forbidden.into());
+        }
+        Ok(self.0.last_login_at)
+    }
+    /// Consecutive failed logins since the last success (admin only).
+    #[graphql(guard = "RoleGuard::admin()")]
+    async fn failed_login_attempts(&self) -> i32 {
+        self.0.failed_login_attempts
+    }
+    /// Until when the account is locked after repeated failed logins (admin only).
+    #[graphql(guard = "RoleGuard::admin()")]
+    async fn account_locked_until(&self) -> Option<DateTime<Utc>> {
+        self.0
+            .account_locked_until
+            .filter(|until| *until > Utc::now())
+    }
+    /// The staff member who created this profile, if any (admin only).
+    #[graphql(guard = "RoleGuard::admin()")]
+    async fn created_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        load_user(ctx, self.0.created_by_id).await
+    }
+    /// The profile this one was merged into, if it was a duplicate (admin only).
+    #[graphql(guard = "RoleGuard::admin()")]
+    async fn merged_into(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        load_user(ctx, self.0.merged_into_id).await
+    }
+    /// When the profile was created.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// When the profile last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    /// Notes about this user, newest first. Admins see every note; anyone else sees only
+    /// notes not marked internal.
+    async fn notes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many notes to return (at most 100; default 20).")] first: Option<i32>,
+        #[graphql(desc = "Return notes after this cursor.")] after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, UserNote>> {
+        let db = &ctx.data_unchecked::<AppState>().db;
+        let internal_visible = request_context(ctx).is_admin();
+        let page =
+            pages::user_notes(db, self.0.id, internal_visible, first, after.as_deref()).await?;
+        Ok(pages::connection(page, UserNote::from))
+    }
+    /// The user's activity log, newest first (admin only).
+    #[graphql(guard = "RoleGuard::admin()")]
+    async fn activity(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many entries to return (at most 100; default 20).")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "Return entries after this cursor.")] after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, ActivityEntry>> {
+        let db = &ctx.data_unchecked::<AppState>().db;
+        let page = pages::activity(db, self.0.id, first, after.as_deref()).await?;
+        Ok(pages::connection(page, ActivityEntry::from))
+    }
+}
+
+async fn load_user(ctx: &Context<'_>, id: Option<Uuid>) -> async_graphql::Result<Option<User>> {
+    let Some(id) = id else { return Ok(None) };
+    let loader = ctx.data_unchecked::<DataLoader<UserLoader>>();
+    Ok(loader
+        .load_one(id)
+        .await
+        .map_err(|e| AppError::internal(anyhow::anyhow!("{e}")))?
+        .map(User))
+}
+
+/// A note about a user, written by staff.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct UserNote {
+    #[graphql(skip)]
+    pub inner: user_note::Model,
+    /// Unique id.
+    pub id: Uuid,
+    /// What kind of note this is.
+    pub note_type: NoteType,
+    /// The note's text.
+    pub content: String,
+    /// Internal notes are never shown to the customer.
+    pub is_internal: bool,
+    /// When the note was written.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<user_note::Model> for UserNote {
+    fn from(m: user_note::Model) -> Self {
+        Self {
+            id: m.id,
+            note_type: m.note_type,
+            content: m.content.clone(),
+            is_internal: m.is_internal,
+            created_at: m.created_at,
+            inner: m,
+        }
+    }
+}
+
+#[ComplexObject]
+impl UserNote {
+    /// The staff member who wrote the note.
+    async fn created_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        load_user(ctx, self.inner.created_by_id).await
+    }
+}
+
+/// One entry of a user's activity log.
+#[derive(SimpleObject)]
+pub struct ActivityEntry {
+    /// Unique id.
+    pub id: Uuid,
+    /// What happened, e.g. `booking_created`, `login`, `profile_updated`.
+    pub activity_type: String,
+    /// A readable description.
+    pub description: Option<String>,
+    /// The kind of record the entry is about, e.g. `booking`.
+    pub related_entity_type: Option<String>,
+    /// The id of that record.
+    pub related_entity_id: Option<Uuid>,
+    /// The IP address the action came from.
+    pub ip_address: Option<String>,
+    /// When it happened.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<user_activity_log::Model> for ActivityEntry {
+    fn from(m: user_activity_log::Model) -> Self {
+        Self {
+            id: m.id,
+            activity_type: m.activity_type,
+            description: m.description,
+            related_entity_type: m.related_entity_type,
+            related_entity_id: m.related_entity_id,
+            ip_address: m.ip_address,
+            created_at: m.created_at,
+        }
+    }
+}

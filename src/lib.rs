@@ -1,0 +1,12 @@
+//! rft-users: React Fast Training's central customer record system, a GraphQL API in which
+//! the user, identified by email, is the centre of everything.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod entities;
+pub mod error;
+pub mod graphql;
+pub mod money;
+pub mod services;

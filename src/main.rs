@@ -1,0 +1,95 @@
+//! The `rft-users` binary: parse configuration, start tracing, run a subcommand.
+
+use anyhow::Context;
+use clap::Parser;
+use migration::{Migrator, MigratorTrait};
+use rft_users::{
+    app::Application,
+    config::{AppConfig, Cli, Command, CreateAdminArgs, MigrateAction, ServeArgs},
+    db, graphql,
+    services::{bootstrap, demo},
+};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
+        )
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        None => serve(cli.serve).await,
+        Some(Command::Serve(args)) => serve(args).await,
+        Some(Command::Migrate {
+            db: db_args,
+            action,
+        }) => {
+            let db = db::connect(&db_args.resolve_url()?, 2).await?;
+            match action {
+                MigrateAction::Up => Migrator::up(&db, None).await?,
+                MigrateAction::Down { steps } => Migrator::down(&db, Some(steps)).await?,
+                MigrateAction::Status => Migrator::status(&db).await?,
+            }
+            Ok(())
+        }
+        Some(Command::CreateAdmin(args)) => create_admin(args).await,
+        Some(Command::ExportSchema) => {
+            print!("{}", graphql::sdl());
+            Ok(())
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = AppConfig::from_serve_args(&args)?;
+    let app = Application::build(config, args.bind)
+        .await
+        .context("could not start")?;
+    let db = &app.state.db;
+    match bootstrap::ensure_admin(db, &args.admin_email, args.admin_password.as_ref()).await {
+        Ok(bootstrap::AdminOutcome::Created {
+            email,
+            generated_password,
+        }) => {
+            println!("Created the bootstrap admin: {email}");
+            if let Some(password) = generated_password {
+                println!("  password (shown once, change it after logging in): {password}");
+            }
+        }
+        Ok(bootstrap::AdminOutcome::Existing) => {}
+        Err(e) => anyhow::bail!("could not create the bootstrap admin: {e}"),
+    }
+    if !args.no_demo_data {
+        match demo::seed_if_empty(db).await {
+            Ok(Some(summary)) => println!("{summary}"),
+            Ok(None) => {}
+            Err(e) => anyhow::bail!("could not seed demo data: {e}"),
+        }
+    }
+    let addr = app.local_addr()?;
+    println!("rft-users is listening: GraphiQL at http://{addr}/graphql");
+    tracing::info!(%addr, "serving");
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+async fn create_admin(args: CreateAdminArgs) -> anyhow::Result<()> {
+    let db = db::connect(&args.db.resolve_url()?, 2).await?;
+    db::migrate(&db).await?;
+    let (email, generated) = bootstrap::create_or_reset_admin(
+        &db,
+        &args.email,
+        args.password.as_ref(),
+        &args.first_name,
+        &args.last_name,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("Admin ready: {email}");
+    if let Some(password) = generated {
+        println!("  password (shown once): {password}");
+    }
+    Ok(())
+}

@@ -1,0 +1,320 @@
+//! The admin's user search: free text over name, email, phone and company, filters, a
+//! stable sort, and keyset (cursor) pagination.
+//!
+//! Text search uses a trigram index: `pg_trgm` on PostgreSQL, an FTS5 trigram table on
+//! SQLite. Every sort ends with the id, so ties never reorder between pages.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, Order, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Select, Value,
+    sea_query::{Expr, ExprTrait, LikeExpr},
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::entities::user;
+use crate::error::{AppError, AppResult};
+use crate::graphql::types::user_input::{SortDirection, UserFilter, UserOrderBy, UserSortField};
+use crate::money;
+use crate::services::validate;
+
+/// The most rows one page may hold.
+pub const MAX_PAGE: u64 = 100;
+/// Rows per page when `first` is not given.
+pub const DEFAULT_PAGE: u64 = 20;
+
+/// What the cursor of a row remembers: the sort it was made for, its sort key, its id.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Cursor {
+    f: UserSortField,
+    d: SortDirection,
+    k: CursorKey,
+    id: Uuid,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+enum CursorKey {
+    Int(i64),
+    Time(DateTime<Utc>),
+    Text(String),
+}
+
+impl CursorKey {
+    fn into_value(self) -> Value {
+        match self {
+            Self::Int(i) => i.into(),
+            Self::Time(t) => t.into(),
+            Self::Text(s) => s.into(),
+        }
+    }
+}
+
+/// One page of users, with what is needed to count the whole result lazily.
+pub struct UserPage {
+    pub rows: Vec<(String, user::Model)>,
+    pub has_next_page: bool,
+    pub has_previous_page: bool,
+    /// The filtered query without pagination, for `totalCount`.
+    pub count_query: Select<user::Entity>,
+}
+
+/// Searches users. `first` is capped at [`MAX_PAGE`].
+pub async fn search(
+    conn: &impl ConnectionTrait,
+    search: Option<&str>,
+    filter: &UserFilter,
+    order: UserOrderBy,
+    first: Option<i32>,
+    after: Option<&str>,
+) -> AppResult<UserPage> {
+    let limit = match first {
+        None => DEFAULT_PAGE,
+        Some(n) if n < 0 => return Err(AppError::bad_input("first", "first must not be negative")),
+        Some(n) => std::cmp::min(n as u64, MAX_PAGE),
+    };
+    let base = filtered(conn.get_database_backend(), search, filter)?;
+    let (col, dir) = (sort_column(order.field), order.direction);
+    let order_dir = match dir {
+        SortDirection::Asc => Order::Asc,
+        SortDirection::Desc => Order::Desc,
+    };
+    let mut page_query = base.clone();
+    if let Some(after) = after {
+        let cursor = decode(after)?;
+        if cursor.f != order.field || cursor.d != dir {
+            return Err(AppError::bad_input(
+                "after",
+                "this cursor belongs to a different sort order",
+            ));
+        }
+        let key = cursor.k.into_value();
+        let (past_key, past_id) = match dir {
+            SortDirection::Asc => (
+                Expr::col((user::Entity, col)).gt(key.clone()),
+                user::Column::Id.gt(cursor.id),
+            ),
+            SortDirection::Desc => (
+                Expr::col((user::Entity, col)).lt(key.clone()),
+                user::Column::Id.lt(cursor.id),
+            ),
+        };
+        page_query = page_query.filter(
+            Condition::any().add(past_key).add(
+                Condition::all()
+                    .add(Expr::col((user::Entity, col)).eq(key))
+                    .add(past_id),
+            ),
+        );
+    }
+    let mut rows = page_query
+        .order_by(col, order_dir.clone())
+        .order_by(user::Column::Id, order_dir)
+        .limit(limit + 1)
+        .all(conn)
+        .await?;
+    let has_next_page = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    let rows = rows.into_iter().map(|m| (encode(order, &m), m)).collect();
+    Ok(UserPage {
+        rows,
+        has_next_page,
+        has_previous_page: after.is_some(),
+        count_query: base,
+    })
+}
+
+/// Counts every row a search matches.
+pub async fn count(conn: &impl ConnectionTrait, query: Select<user::Entity>) -> AppResult<u64> {
+    Ok(query.count(conn).await?)
+}
+
+fn sort_column(field: UserSortField) -> user::Column {
+    match field {
+        UserSortField::LastActivity => user::Column::LastActivityAt,
+        UserSortField::TotalBookings => user::Column::TotalBookings,
+        UserSortField::TotalSpent => user::Column::TotalSpentPence,
+        UserSortField::CreatedAt => user::Column::CreatedAt,
+        UserSortField::Name => user::Column::SortName,
+    }
+}
+
+fn encode(order: UserOrderBy, m: &user::Model) -> String {
+    let k = match order.field {
+        UserSortField::LastActivity => CursorKey::Time(m.last_activity_at),
+        UserSortField::TotalBookings => CursorKey::Int(m.total_bookings.into()),
+        UserSortField::TotalSpent => CursorKey::Int(m.total_spent_pence),
+        UserSortField::CreatedAt => CursorKey::Time(m.created_at),
+        UserSortField::Name => CursorKey::Text(m.sort_name.clone()),
+    };
+    let cursor = Cursor {
+        f: order.field,
+        d: order.direction,
+        k,
+        id: m.id,
+    };
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap_or_default())
+}
+
+fn decode(raw: &str) -> AppResult<Cursor> {
+    let bad = || AppError::bad_input("after", "after is not a cursor from this query");
+    let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad())?;
+    let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    let key_fits = matches!(
+        (cursor.f, &cursor.k),
+        (
+            UserSortField::LastActivity | UserSortField::CreatedAt,
+            CursorKey::Time(_)
+        ) | (
+            UserSortField::TotalBookings | UserSortField::TotalSpent,
+            CursorKey::Int(_)
+        ) | (UserSortField::Name, CursorKey::Text(_))
+    );
+    if key_fits { Ok(cursor) } else { Err(bad()) }
+}
+
+/// The search and filters, without order or pagination.
+fn filtered(
+    backend: DbBackend,
+    search: Option<&str>,
+    f: &UserFilter,
+) -> AppResult<Select<user::Entity>> {
+    let mut q = user::Entity::find();
+    if let Some(text) = search {
+        if text.chars().count() > 200 {
+            return Err(AppError::bad_input(
+                "search",
+                "search must be at most 200 characters",
+            ));
+        }
+        q = q.filter(text_condition(backend, text));
+    }
+    if !f.include_merged.unwrap_or(false) {
+        q = q.filter(user::Column::MergedIntoId.is_null());
+    }
+    if let Some(role) = f.role {
+        q = q.filter(user::Column::Role.eq(role));
+    }
+    if let Some(status) = f.status {
+        q = q.filter(user::Column::Status.eq(status));
+    }
+    if let Some(t) = f.customer_type {
+        q = q.filter(user::Column::CustomerType.eq(t));
+    }
+    if let Some(consent) = f.marketing_consent {
+        q = q.filter(user::Column::MarketingConsent.eq(consent));
+    }
+    if let Some(r) = f.last_activity {
+        q = time_range(q, user::Column::LastActivityAt, r.from, r.to);
+    }
+    if let Some(r) = f.created_at {
+        q = time_range(q, user::Column::CreatedAt, r.from, r.to);
+    }
+    if let Some(r) = f.total_bookings {
+        if let Some(min) = r.min {
+            q = q.filter(user::Column::TotalBookings.gte(min));
+        }
+        if let Some(max) = r.max {
+            q = q.filter(user::Column::TotalBookings.lte(max));
+        }
+    }
+    if let Some(r) = f.total_spent {
+        if let Some(min) = r.min {
+            q = q.filter(
+                user::Column::TotalSpentPence.gte(money::to_pence("filter.totalSpent.min", min)?),
+            );
+        }
+        if let Some(max) = r.max {
+            q = q.filter(
+                user::Column::TotalSpentPence.lte(money::to_pence("filter.totalSpent.max", max)?),
+            );
+        }
+    }
+    Ok(q)
+}
+
+fn time_range(
+    mut q: Select<user::Entity>,
+    col: user::Column,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> Select<user::Entity> {
+    if let Some(from) = from {
+        q = q.filter(col.gte(from));
+    }
+    if let Some(to) = to {
+        q = q.filter(col.lte(to));
+    }
+    q
+}
+
+/// Every whitespace-separated term must occur somewhere in the search text. Phone-like terms
+/// are reduced to their national digits first, so `+44 7700 900123` finds `07700 900123`.
+fn text_condition(backend: DbBackend, text: &str) -> Condition {
+    let terms = search_terms(text);
+    let mut cond = Condition::all();
+    let mut fts_terms = Vec::new();
+    for term in terms {
+        if backend == DbBackend::Sqlite && term.chars().count() >= 3 {
+            fts_terms.push(format!("\"{}\"", term.replace('"', "\"\"")));
+        } else {
+            let pattern = format!(
+                "%{}%",
+                term.replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            );
+            cond = cond.add(
+                Expr::col((user::Entity, user::Column::SearchText))
+                    .like(LikeExpr::new(pattern).escape('\\')),
+            );
+        }
+    }
+    if !fts_terms.is_empty() {
+        cond = cond.add(Expr::cust_with_values(
+            "\"users\".\"rowid\" IN (SELECT \"rowid\" FROM \"users_fts\" WHERE \"users_fts\" MATCH ?)",
+            [fts_terms.join(" AND ")],
+        ));
+    }
+    cond
+}
+
+fn search_terms(text: &str) -> Vec<String> {
+    let trimmed = text.trim();
+    if validate::looks_like_phone(trimmed) {
+        return vec![validate::phone_digits(trimmed)];
+    }
+    trimmed
+        .split_whitespace()
+        .map(|t| {
+            if validate::looks_like_phone(t) {
+                validate::phone_digits(t)
+            } else {
+                t.to_lowercase()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phone_terms_become_national_digits() {
+        assert_eq!(search_terms("+44 7700 900123"), vec!["07700900123"]);
+        assert_eq!(search_terms("07700 900123"), vec!["07700900123"]);
+        assert_eq!(search_terms("  Jo SMITH "), vec!["jo", "smith"]);
+        assert_eq!(search_terms("900123"), vec!["900123"]);
+    }
+
+    #[test]
+    fn cursors_reject_garbage() {
+        assert!(decode("not-a-cursor").is_err());
+        let forged = URL_SAFE_NO_PAD
+            .encode(br#"{"f":"NAME","d":"ASC","k":5,"id":"00000000-0000-0000-0000-000000000000"}"#);
+        assert!(decode(&forged).is_err());
+    }
+}

@@ -1,0 +1,608 @@
+//! Users: creating, changing, suspending, annotating. Every write runs in one transaction
+//! with its audit row; bad input is rejected before anything is written.
+
+use async_graphql::MaybeUndefined;
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveEnum, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    IntoActiveModel, Iterable, ModelTrait, PaginatorTrait, QueryFilter, Set,
+};
+use uuid::Uuid;
+
+use crate::auth::password;
+use crate::db::begin_write;
+use crate::entities::enums::{ContactMethod, CustomerType, NoteType, Role, UserStatus};
+use crate::entities::{auth_session, user, user_note};
+use crate::error::{AppError, AppResult};
+use crate::graphql::types::user_input::{
+    AddUserNoteInput, CreateUserInput, ProfileInput, UpdateUserInput,
+};
+use crate::services::audit::{self, Activity, Actor};
+use crate::services::validate;
+
+/// Longest note accepted, in characters.
+pub const MAX_NOTE_CHARS: usize = 10_000;
+
+/// A fresh user row with the schema's defaults.
+pub fn blank(
+    email: String,
+    first_name: String,
+    last_name: String,
+    now: DateTime<Utc>,
+) -> user::Model {
+    user::Model {
+        id: Uuid::now_v7(),
+        email,
+        first_name,
+        last_name,
+        phone: None,
+        mobile: None,
+        date_of_birth: None,
+        address_line_1: None,
+        address_line_2: None,
+        city: None,
+        county: None,
+        postcode: None,
+        country: "UK".into(),
+        company_name: None,
+        company_role: None,
+        company_department: None,
+        vat_number: None,
+        role: Role::Customer,
+        status: UserStatus::Active,
+        customer_type: CustomerType::Individual,
+        customer_since: None,
+        first_booking_at: None,
+        last_booking_at: None,
+        total_bookings: 0,
+        total_spent_pence: 0,
+        last_activity_at: now,
+        marketing_consent: false,
+        sms_consent: false,
+        newsletter_subscribed: true,
+        preferred_contact_method: ContactMethod::Email,
+        emergency_contact_name: None,
+        emergency_contact_phone: None,
+        emergency_contact_relationship: None,
+        has_medical_conditions: false,
+        medical_notes: None,
+        dietary_requirements: None,
+        share_medical_with_trainer: false,
+        password_hash: None,
+        last_login_at: None,
+        failed_login_attempts: 0,
+        account_locked_until: None,
+        password_changed_at: None,
+        created_by_id: None,
+        notes: None,
+        merged_into_id: None,
+        search_text: String::new(),
+        sort_name: String::new(),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// Recomputes the derived search and sort columns from the profile.
+pub fn refresh_derived(m: &mut user::Model) {
+    let mut parts = vec![m.first_name.clone(), m.last_name.clone(), m.email.clone()];
+    parts.extend(m.company_name.clone());
+    for phone in [&m.phone, &m.mobile].into_iter().flatten() {
+        parts.push(validate::phone_digits(phone));
+    }
+    m.search_text = parts.join(" ").to_lowercase();
+    m.sort_name = format!("{} {}", m.last_name, m.first_name)
+        .trim()
+        .to_lowercase();
+}
+
+/// The active model that writes exactly the columns that differ between two versions,
+/// so concurrent counter updates (bookings, spend) are never overwritten.
+pub fn changed_columns(before: &user::Model, after: &user::Model) -> user::ActiveModel {
+    let mut am = before.clone().into_active_model();
+    for col in user::Column::iter() {
+        let value = after.get(col);
+        if before.get(col) != value {
+            am.set(col, value);
+        }
+    }
+    am
+}
+
+fn set_text(
+    field: &str,
+    target: &mut Option<String>,
+    input: &MaybeUndefined<String>,
+    max: usize,
+) -> AppResult<()> {
+    match input {
+        MaybeUndefined::Undefined => {}
+        MaybeUndefined::Null => *target = None,
+        MaybeUndefined::Value(v) => *target = validate::optional(field, Some(v), max)?,
+    }
+    Ok(())
+}
+
+fn set_phone(
+    field: &str,
+    target: &mut Option<String>,
+    input: &MaybeUndefined<String>,
+) -> AppResult<()> {
+    match input {
+        MaybeUndefined::Undefined => {}
+        MaybeUndefined::Null => *target = None,
+        MaybeUndefined::Value(v) => *target = validate::phone(field, Some(v))?,
+    }
+    Ok(())
+}
+
+/// Applies profile changes to a user, validating each field.
+fn apply_profile(m: &mut user::Model, p: &ProfileInput, today: chrono::NaiveDate) -> AppResult<()> {
+    set_phone("phone", &mut m.phone, &p.phone)?;
+    set_phone("mobile", &mut m.mobile, &p.mobile)?;
+    match p.date_of_birth {
+        MaybeUndefined::Undefined => {}
+        MaybeUndefined::Null => m.date_of_birth = None,
+        MaybeUndefined::Value(dob) => {
+            let earliest = chrono::NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or_default();
+            if dob > today || dob < earliest {
+                return Err(AppError::bad_input(
+                    "dateOfBirth",
+                    "dateOfBirth is not a plausible date of birth",
+                ));
+            }
+            m.date_of_birth = Some(dob);
+        }
+    }
+    set_text("addressLine1", &mut m.address_line_1, &p.address_line1, 255)?;
+    set_text("addressLine2", &mut m.address_line_2, &p.address_line2, 255)?;
+    set_text("city", &mut m.city, &p.city, 100)?;
+    set_text("county", &mut m.county, &p.county, 100)?;
+    match &p.postcode {
+        MaybeUndefined::Undefined => {}
+        MaybeUndefined::Null => m.postcode = None,
+        MaybeUndefined::Value(v) => m.postcode = validate::postcode("postcode", Some(v))?,
+    }
+    if let Some(country) = &p.country {
+        m.country = validate::required("country", country, 100)?;
+    }
+    set_text("companyName", &mut m.company_name, &p.company_name, 255)?;
+    set_text("companyRole", &mut m.company_role, &p.company_role, 100)?;
+    set_text(
+        "companyDepartment",
+        &mut m.company_department,
+        &p.company_department,
+        100,
+    )?;
+    set_text("vatNumber", &mut m.vat_number, &p.vat_number, 50)?;
+    if let Some(v) = p.customer_type {
+        m.customer_type = v;
+    }
+    if let Some(v) = p.marketing_consent {
+        m.marketing_consent = v;
+    }
+    if let Some(v) = p.sms_consent {
+        m.sms_consent = v;
+    }
+    if let Some(v) = p.newsletter_subscribed {
+        m.newsletter_subscribed = v;
+    }
+    if let Some(v) = p.preferred_contact_method {
+        m.preferred_contact_method = v;
+    }
+    set_text(
+        "emergencyContactName",
+        &mut m.emergency_contact_name,
+        &p.emergency_contact_name,
+        100,
+    )?;
+    set_phone(
+        "emergencyContactPhone",
+        &mut m.emergency_contact_phone,
+        &p.emergency_contact_phone,
+    )?;
+    set_text(
+        "emergencyContactRelationship",
+        &mut m.emergency_contact_relationship,
+        &p.emergency_contact_relationship,
+        50,
+    )?;
+    if let Some(v) = p.has_medical_conditions {
+        m.has_medical_conditions = v;
+    }
+    set_text(
+        "medicalNotes",
+        &mut m.medical_notes,
+        &p.medical_notes,
+        MAX_NOTE_CHARS,
+    )?;
+    set_text(
+        "dietaryRequirements",
+        &mut m.dietary_requirements,
+        &p.dietary_requirements,
+        MAX_NOTE_CHARS,
+    )?;
+    if let Some(v) = p.share_medical_with_trainer {
+        m.share_medical_with_trainer = v;
+    }
+    set_text("adminNotes", &mut m.notes, &p.admin_notes, MAX_NOTE_CHARS)?;
+    Ok(())
+}
+
+/// Finds a user by id.
+pub async fn find(conn: &impl ConnectionTrait, id: Uuid) -> AppResult<user::Model> {
+    user::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound("user"))
+}
+
+/// Finds a user by email, whatever its case or surrounding spaces.
+pub async fn find_by_email(
+    conn: &impl ConnectionTrait,
+    email: &str,
+) -> AppResult<Option<user::Model>> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Email.eq(validate::normalise_email(email)))
+        .one(conn)
+        .await?)
+}
+
+async fn ensure_email_free(
+    conn: &impl ConnectionTrait,
+    email: &str,
+    except: Option<Uuid>,
+) -> AppResult<()> {
+    let mut q = user::Entity::find().filter(user::Column::Email.eq(email));
+    if let Some(id) = except {
+        q = q.filter(user::Column::Id.ne(id));
+    }
+    if q.count(conn).await? > 0 {
+        return Err(AppError::bad_input(
+            "email",
+            "a user with this email already exists",
+        ));
+    }
+    Ok(())
+}
+
+/// Inserts a user, reporting a duplicate email (even one that raced us) on `email`.
+pub async fn insert(conn: &impl ConnectionTrait, m: user::Model) -> AppResult<user::Model> {
+    m.into_active_model()
+        .reset_all()
+        .insert(conn)
+        .await
+        .map_err(|e| match AppError::from(e) {
+            AppError::Conflict(_) => {
+                AppError::bad_input("email", "a user with this email already exists")
+            }
+            other => other,
+        })
+}
+
+/// Fails with CONFLICT when `user` is the only active admin and the change would end that.
+async fn keep_an_admin(conn: &impl ConnectionTrait, user: &user::Model) -> AppResult<()> {
+    if user.role != Role::Admin || user.status != UserStatus::Active {
+        return Ok(());
+    }
+    let others = user::Entity::find()
+        .filter(user::Column::Role.eq(Role::Admin))
+        .filter(user::Column::Status.eq(UserStatus::Active))
+        .filter(user::Column::Id.ne(user.id))
+        .count(conn)
+        .await?;
+    if others == 0 {
+        return Err(AppError::Conflict(
+            "this is the last active admin; appoint another first".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Ends every login session of a user.
+pub async fn revoke_sessions(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+    reason: &str,
+) -> AppResult<()> {
+    auth_session::Entity::update_many()
+        .col_expr(
+            auth_session::Column::RevokedAt,
+            sea_orm::sea_query::Expr::value(Utc::now()),
+        )
+        .col_expr(
+            auth_session::Column::RevokedReason,
+            sea_orm::sea_query::Expr::value(reason),
+        )
+        .filter(auth_session::Column::UserId.eq(user_id))
+        .filter(auth_session::Column::RevokedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// `createUser`.
+pub async fn create(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    input: CreateUserInput,
+) -> AppResult<user::Model> {
+    let now = Utc::now();
+    let email = validate::email("email", &input.email)?;
+    let first_name = validate::required("firstName", &input.first_name, 100)?;
+    let last_name = validate::required("lastName", &input.last_name, 100)?;
+    let role = input.role.unwrap_or(Role::Customer);
+    let mut m = blank(email, first_name, last_name, now);
+    m.role = role;
+    m.created_by_id = actor.id;
+    if role == Role::Customer {
+        m.customer_since = Some(now.date_naive());
+    }
+    apply_profile(&mut m, &input.profile, now.date_naive())?;
+    if let Some(pw) = input.password {
+        if role == Role::Customer {
+            return Err(AppError::bad_input(
+                "password",
+                "customers have no password: they use their email and a booking reference",
+            ));
+        }
+        password::check_policy("password", &pw)?;
+        m.password_hash = Some(password::hash(pw).await?);
+        m.password_changed_at = Some(now);
+    }
+    refresh_derived(&mut m);
+
+    let txn = begin_write(db).await?;
+    ensure_email_free(&txn, &m.email, None).await?;
+    let created = insert(&txn, m).await?;
+    audit::record(
+        &txn,
+        actor,
+        "user.create",
+        "user",
+        Some(created.id),
+        Some(audit::changes(None, Some(&created))),
+    )
+    .await?;
+    audit::log_activity(
+        &txn,
+        actor,
+        Activity {
+            user_id: created.id,
+            activity_type: "profile_created",
+            description: Some("Profile created by staff".into()),
+            related: None,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(created)
+}
+
+/// `updateUser`.
+pub async fn update(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    id: Uuid,
+    input: UpdateUserInput,
+) -> AppResult<user::Model> {
+    let now = Utc::now();
+    // Validate and hash before taking the write lock.
+    let email = input
+        .email
+        .as_deref()
+        .map(|e| validate::email("email", e))
+        .transpose()?;
+    let first_name = input
+        .first_name
+        .as_deref()
+        .map(|v| validate::required("firstName", v, 100))
+        .transpose()?;
+    let last_name = input
+        .last_name
+        .as_deref()
+        .map(|v| validate::required("lastName", v, 100))
+        .transpose()?;
+    let new_hash = match &input.password {
+        Some(pw) => {
+            password::check_policy("password", pw)?;
+            Some(password::hash(pw.clone()).await?)
+        }
+        None => None,
+    };
+
+    let txn = begin_write(db).await?;
+    let before = find(&txn, id).await?;
+    let mut after = before.clone();
+    if let Some(email) = email {
+        if email != before.email {
+            ensure_email_free(&txn, &email, Some(id)).await?;
+        }
+        after.email = email;
+    }
+    if let Some(v) = first_name {
+        after.first_name = v;
+    }
+    if let Some(v) = last_name {
+        after.last_name = v;
+    }
+    if let Some(role) = input.role {
+        if role != before.role {
+            keep_an_admin(&txn, &before).await?;
+        }
+        after.role = role;
+    }
+    apply_profile(&mut after, &input.profile, now.date_naive())?;
+    if let Some(hash) = new_hash {
+        if after.role == Role::Customer {
+            return Err(AppError::bad_input(
+                "password",
+                "customers have no password",
+            ));
+        }
+        after.password_hash = Some(hash);
+        after.password_changed_at = Some(now);
+    }
+    let demoted = after.role == Role::Customer && before.role != Role::Customer;
+    if demoted {
+        after.password_hash = None;
+        revoke_sessions(&txn, id, "role_changed").await?;
+    } else if after.password_hash != before.password_hash {
+        revoke_sessions(&txn, id, "password_reset").await?;
+    }
+    refresh_derived(&mut after);
+    let am = changed_columns(&before, &after);
+    if !am.is_changed() {
+        return Ok(before);
+    }
+    let mut am = am;
+    am.updated_at = Set(now);
+    let updated = am.update(&txn).await.map_err(|e| match AppError::from(e) {
+        AppError::Conflict(_) => {
+            AppError::bad_input("email", "a user with this email already exists")
+        }
+        other => other,
+    })?;
+    let changes = audit::changes(Some(&before), Some(&updated));
+    audit::record(
+        &txn,
+        actor,
+        "user.update",
+        "user",
+        Some(id),
+        Some(changes.clone()),
+    )
+    .await?;
+    let fields: Vec<&String> = changes
+        .as_object()
+        .map(|o| o.keys().collect())
+        .unwrap_or_default();
+    audit::log_activity(
+        &txn,
+        actor,
+        Activity {
+            user_id: id,
+            activity_type: "profile_updated",
+            description: Some(format!(
+                "Updated: {}",
+                fields
+                    .iter()
+                    .map(|f| f.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            related: None,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// `setUserStatus`. Leaving ACTIVE ends the user's login sessions.
+pub async fn set_status(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    id: Uuid,
+    status: UserStatus,
+) -> AppResult<user::Model> {
+    let txn = begin_write(db).await?;
+    let before = find(&txn, id).await?;
+    if before.status == status {
+        return Ok(before);
+    }
+    if status != UserStatus::Active {
+        keep_an_admin(&txn, &before).await?;
+        revoke_sessions(&txn, id, "status_changed").await?;
+    }
+    let mut am = before.clone().into_active_model();
+    am.status = Set(status);
+    am.updated_at = Set(Utc::now());
+    let updated = am.update(&txn).await?;
+    audit::record(
+        &txn,
+        actor,
+        "user.set_status",
+        "user",
+        Some(id),
+        Some(audit::changes(Some(&before), Some(&updated))),
+    )
+    .await?;
+    audit::log_activity(
+        &txn,
+        actor,
+        Activity {
+            user_id: id,
+            activity_type: "status_changed",
+            description: Some(format!(
+                "Status changed from {} to {}",
+                before.status.to_value(),
+                status.to_value()
+            )),
+            related: None,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// `addUserNote`.
+pub async fn add_note(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    user_id: Uuid,
+    input: AddUserNoteInput,
+) -> AppResult<user_note::Model> {
+    let content = validate::required("content", &input.content, MAX_NOTE_CHARS)?;
+    let note_type = input.note_type.unwrap_or(NoteType::General);
+    let txn = begin_write(db).await?;
+    find(&txn, user_id).await?;
+    let note = user_note::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(user_id),
+        note_type: Set(note_type),
+        content: Set(content),
+        is_internal: Set(input.is_internal.unwrap_or(true)),
+        created_by_id: Set(actor.id),
+        created_at: Set(Utc::now()),
+    }
+    .insert(&txn)
+    .await?;
+    let mut changes = audit::changes(None, Some(&note));
+    if note_type == NoteType::Medical {
+        if let Some(content) = changes.get_mut("content") {
+            content["after"] = audit::REDACTED.into();
+        }
+    }
+    audit::record(
+        &txn,
+        actor,
+        "user_note.create",
+        "user_note",
+        Some(note.id),
+        Some(changes),
+    )
+    .await?;
+    audit::log_activity(
+        &txn,
+        actor,
+        Activity {
+            user_id,
+            activity_type: "note_added",
+            description: Some(format!("{} note added", note_type.to_value())),
+            related: Some(("user_note", note.id)),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(note)
+}
+
+/// How many admins exist (any status).
+pub async fn count_admins(conn: &impl ConnectionTrait) -> AppResult<u64> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Role.eq(Role::Admin))
+        .count(conn)
+        .await?)
+}

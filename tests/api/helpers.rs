@@ -1,0 +1,211 @@
+//! The test harness: `TestApp::spawn()` starts the real server on a free port over a fresh,
+//! migrated database, and `gql` talks to it over HTTP like any client.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use rft_users::app::{AppState, Application};
+use rft_users::auth::tokens::random_token;
+use rft_users::config::{AppConfig, Secret};
+use rft_users::entities::{enums::Role, user};
+use rft_users::services::{audit::Actor, bootstrap, sessions, users};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use serde_json::{Value, json};
+use tokio::sync::OnceCell;
+
+/// A running server and a direct connection to its database.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub db: DatabaseConnection,
+    pub state: AppState,
+    _dir: Option<tempfile::TempDir>,
+}
+
+static DB_COUNTER: AtomicU32 = AtomicU32::new(0);
+static PG_CLEANED: OnceCell<()> = OnceCell::const_new();
+
+/// A fresh, empty database: a SQLite file in a temporary directory, or a new PostgreSQL
+/// database on the `TEST_DATABASE_URL` server.
+async fn fresh_database() -> (String, Option<tempfile::TempDir>) {
+    match std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
+        Some(server_url) => {
+            let admin = Database::connect(&server_url)
+                .await
+                .unwrap_or_else(|e| panic!("TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}"));
+            let pid = std::process::id();
+            PG_CLEANED
+                .get_or_init(|| async {
+                    // Remove databases left behind by earlier runs of this suite.
+                    let rows = admin
+                        .query_all_raw(Statement::from_string(
+                            admin.get_database_backend(),
+                            "SELECT datname FROM pg_database WHERE datname LIKE 'rft_test_%'",
+                        ))
+                        .await
+                        .unwrap_or_default();
+                    for row in rows {
+                        let name: String = row.try_get("", "datname").unwrap_or_default();
+                        if !name.starts_with(&format!("rft_test_{pid}_")) {
+                            let _ = admin
+                                .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                                .await;
+                        }
+                    }
+                })
+                .await;
+            let name = format!("rft_test_{pid}_{}", DB_COUNTER.fetch_add(1, Ordering::SeqCst));
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                .await
+                .expect("create test database");
+            admin.close().await.ok();
+            let base = server_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&server_url);
+            (format!("{base}/{name}"), None)
+        }
+        None => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+            (url, Some(dir))
+        }
+    }
+}
+
+impl TestApp {
+    /// A server with the default configuration.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// A server whose configuration `adjust` may change first.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut AppConfig)) -> Self {
+        let (url, dir) = fresh_database().await;
+        let mut config = AppConfig::new(url, Secret::new(random_token(48)));
+        config.db_pool_size = 8;
+        adjust(&mut config);
+        let app = Application::build(config, "127.0.0.1:0".parse().unwrap())
+            .await
+            .expect("application starts");
+        let addr = app.local_addr().unwrap();
+        let state = app.state.clone();
+        tokio::spawn(app.run_until_stopped());
+        Self {
+            addr,
+            client: reqwest::Client::builder().user_agent("rft-users-tests").build().unwrap(),
+            db: state.db.clone(),
+            state,
+            _dir: dir,
+        }
+    }
+
+    /// The GraphQL endpoint's URL.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Sends a GraphQL operation; returns the whole response body.
+    pub async fn gql(&self, query: &str, variables: Value, token: Option<&str>) -> Value {
+        let mut req = self
+            .client
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("request sent");
+        resp.json().await.expect("JSON response")
+    }
+
+    /// Sends an operation that must succeed; returns `data`.
+    pub async fn gql_ok(&self, query: &str, variables: Value, token: Option<&str>) -> Value {
+        let body = self.gql(query, variables, token).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
+        body["data"].clone()
+    }
+
+    /// Creates a staff user with a known password directly in the database.
+    pub async fn staff(&self, role: Role, email: &str) -> (user::Model, String) {
+        let password = format!("pw-{}", random_token(12));
+        let (email, _) = bootstrap::create_or_reset_admin(&self.db, email, Some(&Secret::new(password.clone())), "Test", "Staff")
+            .await
+            .expect("staff user");
+        let mut u = users::find_by_email(&self.db, &email).await.unwrap().unwrap();
+        if role != Role::Admin {
+            let mut am: user::ActiveModel = sea_orm::IntoActiveModel::into_active_model(u.clone());
+            am.role = sea_orm::Set(role);
+            u = sea_orm::ActiveModelTrait::update(am, &self.db).await.unwrap();
+        }
+        (u, password)
+    }
+
+    /// Logs in through the API; returns the `login` payload.
+    pub async fn login(&self, email: &str, password: &str) -> Value {
+        self.gql(
+            "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken refreshToken expiresAt user { id email role } } }",
+            json!({ "e": email, "p": password }),
+            None,
+        )
+        .await
+    }
+
+    /// An admin and an access token for them.
+    pub async fn admin(&self) -> (user::Model, String) {
+        self.logged_in(Role::Admin, "admin@example.com").await
+    }
+
+    /// A staff member of `role`, logged in through the API.
+    pub async fn logged_in(&self, role: Role, email: &str) -> (user::Model, String) {
+        let (u, password) = self.staff(role, email).await;
+        let body = self.login(email, &password).await;
+        let token = body["data"]["login"]["accessToken"]
+            .as_str()
+            .unwrap_or_else(|| panic!("login failed: {body:#}"))
+            .to_string();
+        (u, token)
+    }
+
+    /// A customer and an access token for them (as the customer portal will issue).
+    pub async fn customer(&self, email: &str) -> (user::Model, String) {
+        let now = chrono::Utc::now();
+        let mut m = users::blank(email.into(), "Casey".into(), "Customer".into(), now);
+        m.customer_since = Some(now.date_naive());
+        users::refresh_derived(&mut m);
+        let u = users::insert(&self.db, m).await.unwrap();
+        let issued = sessions::start_session(
+            &self.db,
+            &self.state.jwt,
+            self.state.config.refresh_token_ttl,
+            &Actor::system(),
+            u.clone(),
+        )
+        .await
+        .unwrap();
+        (u, issued.access_token)
+    }
+
+    /// Counts the rows of a table.
+    pub async fn count(&self, table: &str) -> i64 {
+        let row = self
+            .db
+            .query_one_raw(Statement::from_string(
+                self.db.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get::<i64>("", "n").unwrap()
+    }
+}
+
+/// The `extensions.code` of the first error, if any.
+pub fn error_code(body: &Value) -> Option<&str> {
+    body["errors"][0]["extensions"]["code"].as_str()
+}
+
+/// The `extensions.field` of the first error, if any.
+pub fn error_field(body: &Value) -> Option<&str> {
+    body["errors"][0]["extensions"]["field"].as_str()
+}

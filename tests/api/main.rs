@@ -1,0 +1,10 @@
+//! The API test suite: one binary, every test against a fresh database of its own, on
+//! SQLite always and on PostgreSQL when `TEST_DATABASE_URL` is set.
+
+mod helpers;
+
+mod auth;
+mod roles;
+mod schema;
+mod search;
+mod users;
