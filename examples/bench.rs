@@ -30,7 +30,7 @@ use rft_users::auth::tokens::random_token;
 use rft_users::config::{AppConfig, Secret};
 use rft_users::entities::{enums::*, user};
 use rft_users::services::{bootstrap, users};
-use sea_orm::{ConnectionTrait, Database, EntityTrait, IntoActiveModel};
+use sea_orm::{ConnectionTrait, Database, EntityTrait, IntoActiveModel, PaginatorTrait};
 use serde_json::{Value, json};
 
 #[derive(Parser)]
@@ -47,6 +47,12 @@ struct Args {
     /// Concurrent clients in the throughput phase.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
+    /// Keep the SQLite database in this file (reused, unseeded, if it already has users).
+    #[arg(long)]
+    sqlite_file: Option<std::path::PathBuf>,
+    /// Database connections in the server's pool.
+    #[arg(long, default_value_t = 16)]
+    pool: u32,
     /// Length of the throughput phase, in seconds.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
@@ -160,6 +166,10 @@ async fn main() -> anyhow::Result<()> {
             let base = server.rsplit_once('/').map(|(b, _)| b).unwrap_or(server);
             (format!("{base}/rft_bench"), None, Some(admin))
         }
+        None if args.sqlite_file.is_some() => {
+            let path = args.sqlite_file.clone().unwrap_or_default();
+            (format!("sqlite://{}?mode=rwc", path.display()), None, None)
+        }
         None => {
             let dir = tempfile::tempdir()?;
             let url = format!(
@@ -176,13 +186,16 @@ async fn main() -> anyhow::Result<()> {
     };
     let mut config = AppConfig::new(url, Secret::new(random_token(48)));
     config.login_rate_per_minute = 1000;
-    config.db_pool_size = 16;
+    config.db_pool_size = args.pool;
     let app = Application::build(config, "127.0.0.1:0".parse()?).await?;
     let db = app.state.db.clone();
     let addr = app.local_addr()?;
 
     let started = Instant::now();
-    seed(&db, args.users).await?;
+    let existing = user::Entity::find().count(&db).await?;
+    if existing == 0 {
+        seed(&db, args.users).await?;
+    }
     if pg_admin.is_some() {
         db.execute_unprepared("ANALYZE").await?;
     } else {
@@ -342,9 +355,7 @@ async fn seed(db: &sea_orm::DatabaseConnection, n: usize) -> anyhow::Result<()> 
         m.last_activity_at = created + ChronoDuration::minutes(rng.gen_range(0..(365 * 24 * 60)));
         m.marketing_consent = rng.gen_bool(0.4);
         users::refresh_derived(&mut m);
-        let mut am = m.into_active_model();
-        sea_orm::ActiveModelTrait::reset_all(&mut am);
-        batch.push(am);
+        batch.push(sea_orm::ActiveModelTrait::reset_all(m.into_active_model()));
         if batch.len() == 500 || i + 1 == n {
             user::Entity::insert_many(std::mem::take(&mut batch))
                 .exec(db)

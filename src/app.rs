@@ -10,7 +10,7 @@ use axum::{
     extract::{ConnectInfo, DefaultBodyLimit, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse},
-    routing::get,
+    routing::{get, post},
 };
 use sea_orm::DatabaseConnection;
 use tower_http::{
@@ -60,10 +60,14 @@ struct Shared {
 pub fn build_router(state: AppState) -> Router {
     let schema = build_schema(state.clone());
     let cors = cors_layer(&state.config.cors_origins);
+    let webhooks = Router::new()
+        .route("/webhooks/stripe", post(crate::webhooks::stripe))
+        .with_state(state.clone());
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))
         .route("/healthz", get(healthz))
         .with_state(Shared { state, schema })
+        .merge(webhooks)
         .layer(DefaultBodyLimit::max(1024 * 1024))
         .layer(cors)
         .layer(TimeoutLayer::with_status_code(

@@ -159,9 +159,13 @@ pub struct ServeArgs {
     /// Comma-separated browser origins allowed by CORS (e.g. the booking website).
     #[arg(long, env = "RFT_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
-    /// Database connection pool size.
+    /// Database connection pool size (at most 4 on SQLite).
     #[arg(long, env = "RFT_DB_POOL_SIZE", default_value_t = 16)]
     pub db_pool_size: u32,
+    /// Signing secret of the Stripe webhook endpoint (`whsec_...`). Without it,
+    /// `POST /webhooks/stripe` answers 503.
+    #[arg(long, env = "RFT_STRIPE_WEBHOOK_SECRET", hide_env_values = true)]
+    pub stripe_webhook_secret: Option<Secret>,
 }
 
 /// Options for `create-admin`.
@@ -194,6 +198,7 @@ pub struct AppConfig {
     pub trust_proxy: bool,
     pub cors_origins: Vec<String>,
     pub db_pool_size: u32,
+    pub stripe_webhook_secret: Option<Secret>,
 }
 
 /// Token issuer, checked on every access token.
@@ -213,6 +218,7 @@ impl AppConfig {
             trust_proxy: false,
             cors_origins: Vec::new(),
             db_pool_size: 16,
+            stripe_webhook_secret: None,
         }
     }
 
@@ -229,6 +235,7 @@ impl AppConfig {
             trust_proxy: args.trust_proxy,
             cors_origins: args.cors_origins.clone(),
             db_pool_size: args.db_pool_size.max(2),
+            stripe_webhook_secret: args.stripe_webhook_secret.clone(),
         })
     }
 }

@@ -9,9 +9,20 @@ use sea_orm::{
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
 
+/// Most connections worth having to an embedded SQLite file: reads are CPU-bound and
+/// there is only ever one writer, so more connections only dilute each one's page cache.
+pub const SQLITE_MAX_POOL: u32 = 4;
+/// Page cache per SQLite connection, in KiB (SQLite's default is 2 MiB).
+const SQLITE_CACHE_KIB: u32 = 16 * 1024;
+
 /// Opens a connection pool. SQLite runs in WAL mode with a busy timeout, so readers never
 /// block the single writer and writers queue rather than fail.
 pub async fn connect(url: &str, pool_size: u32) -> Result<DatabaseConnection, DbErr> {
+    let pool_size = if crate::config::is_sqlite(url) {
+        pool_size.min(SQLITE_MAX_POOL)
+    } else {
+        pool_size
+    };
     let mut options = ConnectOptions::new(url.to_string());
     options
         .max_connections(pool_size)
@@ -25,6 +36,7 @@ pub async fn connect(url: &str, pool_size: u32) -> Result<DatabaseConnection, Db
                 .busy_timeout(Duration::from_secs(30))
                 .foreign_keys(true)
                 .create_if_missing(true)
+                .pragma("cache_size", format!("-{SQLITE_CACHE_KIB}"))
         });
     Database::connect(options).await
 }

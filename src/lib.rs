@@ -10,3 +10,4 @@ pub mod error;
 pub mod graphql;
 pub mod money;
 pub mod services;
+pub mod webhooks;

@@ -1,4 +1,5 @@
-//! Creates the `users` table (customers, admins and instructors), its indexes, and the backend-specific trigram search index over `search_text`.
+//! Creates the `users` table (customers, admins and instructors), its indexes,
+//! and the backend-specific trigram search index over `search_text`.
 
 use crate::helpers::{foreign_key, index, unique_index};
 use sea_orm_migration::sea_orm::DbBackend;

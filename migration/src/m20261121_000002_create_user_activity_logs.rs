@@ -1,4 +1,5 @@
-//! Creates the `user_activity_logs` table (a timeline entry of something a user did (or that was done to their record)) and its indexes.
+//! Creates the `user_activity_logs` table (a timeline entry of something a user
+//! did (or that was done to their record)) and its indexes.
 
 use crate::helpers::{foreign_key, index};
 use sea_orm_migration::{prelude::*, schema::*};

@@ -1,4 +1,5 @@
-//! Creates the `user_notes` table (a staff note attached to a user's record) and its indexes.
+//! Creates the `user_notes` table (a staff note attached to a user's record)
+//! and its indexes.
 
 use crate::helpers::{foreign_key, index};
 use sea_orm_migration::{prelude::*, schema::*};

@@ -1,4 +1,5 @@
-//! Creates the `courses` table (a first-aid course in the catalogue (EFAW, FAW, paediatric)) and its indexes.
+//! Creates the `courses` table (a first-aid course in the catalogue (EFAW, FAW,
+//! paediatric)) and its indexes.
 
 use crate::helpers::{foreign_key, index, unique_index};
 use sea_orm_migration::{prelude::*, schema::*};

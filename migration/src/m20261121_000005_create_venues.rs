@@ -1,4 +1,5 @@
-//! Creates the `venues` table (a training venue where course sessions are held) and its indexes.
+//! Creates the `venues` table (a training venue where course sessions are held)
+//! and its indexes.
 
 use crate::helpers::{index, unique_index};
 use sea_orm_migration::{prelude::*, schema::*};

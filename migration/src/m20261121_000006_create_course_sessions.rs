@@ -1,4 +1,5 @@
-//! Creates the `course_sessions` table (a scheduled run of a course at a venue, optionally with an instructor) and its indexes.
+//! Creates the `course_sessions` table (a scheduled run of a course at a venue,
+//! optionally with an instructor) and its indexes.
 
 use crate::helpers::{foreign_key, index};
 use sea_orm_migration::{prelude::*, schema::*};

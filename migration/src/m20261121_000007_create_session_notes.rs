@@ -1,4 +1,5 @@
-//! Creates the `session_notes` table (a note written about a course session (by an instructor or admin)) and its indexes.
+//! Creates the `session_notes` table (a note written about a course session (by
+//! an instructor or admin)) and its indexes.
 
 use crate::helpers::{foreign_key, index};
 use sea_orm_migration::{prelude::*, schema::*};

@@ -1,4 +1,5 @@
-//! Creates the `bookings` table (a customer's booking of one or more places on a course session) and its indexes.
+//! Creates the `bookings` table (a customer's booking of one or more places on
+//! a course session) and its indexes.
 
 use crate::helpers::{foreign_key, index, unique_index};
 use sea_orm_migration::{prelude::*, schema::*};

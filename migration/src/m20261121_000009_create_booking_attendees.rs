@@ -1,4 +1,5 @@
-//! Creates the `booking_attendees` table (a person attending a course under a booking (possibly linked to a user)) and its indexes.
+//! Creates the `booking_attendees` table (a person attending a course under a
+//! booking (possibly linked to a user)) and its indexes.
 
 use crate::helpers::{foreign_key, index};
 use sea_orm_migration::{prelude::*, schema::*};

@@ -1,4 +1,5 @@
-//! Creates the `payments` table (a payment taken (or attempted) against a booking) and its indexes.
+//! Creates the `payments` table (a payment taken (or attempted) against a
+//! booking) and its indexes.
 
 use crate::helpers::{foreign_key, index, unique_index};
 use sea_orm_migration::{prelude::*, schema::*};

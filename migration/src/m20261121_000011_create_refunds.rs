@@ -1,4 +1,5 @@
-//! Creates the `refunds` table (a refund requested against a booking (and optionally a specific payment)) and its indexes.
+//! Creates the `refunds` table (a refund requested against a booking (and
+//! optionally a specific payment)) and its indexes.
 
 use crate::helpers::{foreign_key, index, unique_index};
 use sea_orm_migration::{prelude::*, schema::*};

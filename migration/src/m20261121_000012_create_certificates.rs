@@ -1,4 +1,5 @@
-//! Creates the `certificates` table (a first-aid certificate issued for a booking (one per attendee)) and its indexes.
+//! Creates the `certificates` table (a first-aid certificate issued for a
+//! booking (one per attendee)) and its indexes.
 
 use crate::helpers::{foreign_key, index, unique_index};
 use sea_orm_migration::{prelude::*, schema::*};

@@ -1,4 +1,5 @@
-//! Creates the `attendance_records` table (whether (and how) an attendee attended a course session, with assessment outcome) and its indexes.
+//! Creates the `attendance_records` table (whether (and how) an attendee
+//! attended a course session, with assessment outcome) and its indexes.
 
 use crate::helpers::{foreign_key, index, unique_index};
 use sea_orm_migration::{prelude::*, schema::*};

@@ -1,4 +1,5 @@
-//! Creates the `audit_logs` table (an append-only audit trail entry: who did what to which entity) and its indexes.
+//! Creates the `audit_logs` table (an append-only audit trail entry: who did
+//! what to which entity) and its indexes.
 
 use crate::helpers::{foreign_key, index};
 use sea_orm_migration::{prelude::*, schema::*};

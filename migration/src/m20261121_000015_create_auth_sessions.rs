@@ -1,4 +1,5 @@
-//! Creates the `auth_sessions` table (a refresh-token session (one row per issued refresh token, grouped into rotation families)) and its indexes.
+//! Creates the `auth_sessions` table (a refresh-token session (one row per
+//! issued refresh token, grouped into rotation families)) and its indexes.
 
 use crate::helpers::{foreign_key, index, unique_index};
 use sea_orm_migration::{prelude::*, schema::*};

@@ -1,4 +1,5 @@
-//! Creates the `stripe_events` table (a Stripe webhook event already received (for idempotent processing)) and its indexes.
+//! Creates the `stripe_events` table (a Stripe webhook event already received
+//! (for idempotent processing)) and its indexes.
 
 use sea_orm_migration::{prelude::*, schema::*};
 

@@ -1,10 +1,11 @@
-//! `attendance_records`: whether (and how) an attendee attended a course session, with assessment outcome.
+//! Entity for the `attendance_records` table.
 
 use sea_orm::entity::prelude::*;
 
 use super::enums::AttendanceStatus;
 
-/// Whether (and how) an attendee attended a course session, with assessment outcome.
+/// Whether (and how) an attendee attended a course session, with assessment
+/// outcome.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "attendance_records")]
 pub struct Model {

@@ -1,4 +1,4 @@
-//! `audit_logs`: an append-only audit trail entry: who did what to which entity.
+//! Entity for the `audit_logs` table.
 
 use sea_orm::entity::prelude::*;
 

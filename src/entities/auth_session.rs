@@ -1,8 +1,9 @@
-//! `auth_sessions`: a refresh-token session (one row per issued refresh token, grouped into rotation families).
+//! Entity for the `auth_sessions` table.
 
 use sea_orm::entity::prelude::*;
 
-/// A refresh-token session (one row per issued refresh token, grouped into rotation families).
+/// A refresh-token session (one row per issued refresh token, grouped into
+/// rotation families).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "auth_sessions")]
 pub struct Model {

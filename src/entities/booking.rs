@@ -1,4 +1,4 @@
-//! `bookings`: a customer's booking of one or more places on a course session.
+//! Entity for the `bookings` table.
 
 use sea_orm::entity::prelude::*;
 
@@ -28,7 +28,8 @@ pub struct Model {
     /// The contact details as typed at booking time.
     #[sea_orm(column_type = "Json", nullable)]
     pub contact_details: Option<Json>,
-    /// Identifier from the legacy system this booking was imported from; unique.
+    /// Identifier from the legacy system this booking was imported from;
+    /// unique.
     #[sea_orm(column_type = "String(StringLen::N(64))", nullable, unique)]
     pub legacy_id: Option<String>,
     pub confirmation_sent: bool,
@@ -80,14 +81,19 @@ pub enum Relation {
         on_delete = "SetNull"
     )]
     UpdatedBy,
+    /// Rows of `booking_attendees` whose `booking_id` is this row's id.
     #[sea_orm(has_many = "super::booking_attendee::Entity")]
     Attendees,
+    /// Rows of `payments` whose `booking_id` is this row's id.
     #[sea_orm(has_many = "super::payment::Entity")]
     Payments,
+    /// Rows of `refunds` whose `booking_id` is this row's id.
     #[sea_orm(has_many = "super::refund::Entity")]
     Refunds,
+    /// Rows of `certificates` whose `booking_id` is this row's id.
     #[sea_orm(has_many = "super::certificate::Entity")]
     Certificates,
+    /// Rows of `attendance_records` whose `booking_id` is this row's id.
     #[sea_orm(has_many = "super::attendance_record::Entity")]
     AttendanceRecords,
 }

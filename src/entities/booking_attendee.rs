@@ -1,4 +1,4 @@
-//! `booking_attendees`: a person attending a course under a booking (possibly linked to a user).
+//! Entity for the `booking_attendees` table.
 
 use sea_orm::entity::prelude::*;
 
@@ -42,8 +42,10 @@ pub enum Relation {
         on_delete = "SetNull"
     )]
     User,
+    /// Rows of `certificates` whose `attendee_id` is this row's id.
     #[sea_orm(has_one = "super::certificate::Entity")]
     Certificate,
+    /// Rows of `attendance_records` whose `attendee_id` is this row's id.
     #[sea_orm(has_one = "super::attendance_record::Entity")]
     AttendanceRecord,
 }

@@ -1,4 +1,4 @@
-//! `certificates`: a first-aid certificate issued for a booking (one per attendee).
+//! Entity for the `certificates` table.
 
 use sea_orm::entity::prelude::*;
 
@@ -11,7 +11,8 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub booking_id: Uuid,
-    /// The attendee the certificate was issued to; unique (one certificate per attendee).
+    /// The attendee the certificate was issued to; unique (one certificate per
+    /// attendee).
     #[sea_orm(nullable, unique)]
     pub attendee_id: Option<Uuid>,
     pub user_id: Uuid,

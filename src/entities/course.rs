@@ -1,4 +1,4 @@
-//! `courses`: a first-aid course in the catalogue (EFAW, FAW, paediatric).
+//! Entity for the `courses` table.
 
 use sea_orm::entity::prelude::*;
 
@@ -46,8 +46,10 @@ pub enum Relation {
         on_delete = "SetNull"
     )]
     UpdatedBy,
+    /// Rows of `course_sessions` whose `course_id` is this row's id.
     #[sea_orm(has_many = "super::course_session::Entity")]
     CourseSessions,
+    /// Rows of `certificates` whose `course_id` is this row's id.
     #[sea_orm(has_many = "super::certificate::Entity")]
     Certificates,
 }

@@ -1,4 +1,4 @@
-//! `course_sessions`: a scheduled run of a course at a venue, optionally with an instructor.
+//! Entity for the `course_sessions` table.
 
 use sea_orm::entity::prelude::*;
 
@@ -73,12 +73,16 @@ pub enum Relation {
         on_delete = "SetNull"
     )]
     UpdatedBy,
+    /// Rows of `bookings` whose `session_id` is this row's id.
     #[sea_orm(has_many = "super::booking::Entity")]
     Bookings,
+    /// Rows of `session_notes` whose `session_id` is this row's id.
     #[sea_orm(has_many = "super::session_note::Entity")]
     SessionNotes,
+    /// Rows of `attendance_records` whose `session_id` is this row's id.
     #[sea_orm(has_many = "super::attendance_record::Entity")]
     AttendanceRecords,
+    /// Rows of `certificates` whose `session_id` is this row's id.
     #[sea_orm(has_many = "super::certificate::Entity")]
     Certificates,
 }

@@ -1,4 +1,4 @@
-//! `payments`: a payment taken (or attempted) against a booking.
+//! Entity for the `payments` table.
 
 use sea_orm::entity::prelude::*;
 
@@ -53,6 +53,7 @@ pub enum Relation {
         on_delete = "SetNull"
     )]
     RecordedBy,
+    /// Rows of `refunds` whose `payment_id` is this row's id.
     #[sea_orm(has_many = "super::refund::Entity")]
     Refunds,
 }

@@ -1,4 +1,4 @@
-//! `refunds`: a refund requested against a booking (and optionally a specific payment).
+//! Entity for the `refunds` table.
 
 use sea_orm::entity::prelude::*;
 

@@ -1,4 +1,4 @@
-//! `session_notes`: a note written about a course session (by an instructor or admin).
+//! Entity for the `session_notes` table.
 
 use sea_orm::entity::prelude::*;
 

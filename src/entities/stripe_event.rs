@@ -1,4 +1,4 @@
-//! `stripe_events`: a Stripe webhook event already received (for idempotent processing).
+//! Entity for the `stripe_events` table.
 
 use sea_orm::entity::prelude::*;
 

@@ -1,10 +1,11 @@
-//! `users`: a person known to the business: customer, admin or instructor, with contact, company, consent, medical and login details.
+//! Entity for the `users` table.
 
 use sea_orm::entity::prelude::*;
 
 use super::enums::{ContactMethod, CustomerType, Role, UserStatus};
 
-/// A person known to the business: customer, admin or instructor, with contact, company, consent, medical and login details.
+/// A person known to the business: customer, admin or instructor, with contact,
+/// company, consent, medical and login details.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "users")]
 pub struct Model {
@@ -90,7 +91,8 @@ pub struct Model {
     /// Set when this record was merged into another user.
     #[sea_orm(nullable)]
     pub merged_into_id: Option<Uuid>,
-    /// Lower-cased text the trigram search index covers (FTS5 on SQLite, pg_trgm on PostgreSQL).
+    /// Lower-cased text the trigram search index covers (FTS5 on SQLite,
+    /// pg_trgm on PostgreSQL).
     #[sea_orm(column_type = "Text")]
     pub search_text: String,
     /// Lower-cased "last first" name used for sorting and keyset pagination.
@@ -118,22 +120,31 @@ pub enum Relation {
         on_delete = "SetNull"
     )]
     MergedInto,
+    /// Rows of `bookings` whose `user_id` is this row's id.
     #[sea_orm(has_many = "super::booking::Entity")]
     Bookings,
+    /// Rows of `payments` whose `user_id` is this row's id.
     #[sea_orm(has_many = "super::payment::Entity")]
     Payments,
+    /// Rows of `refunds` whose `user_id` is this row's id.
     #[sea_orm(has_many = "super::refund::Entity")]
     Refunds,
+    /// Rows of `certificates` whose `user_id` is this row's id.
     #[sea_orm(has_many = "super::certificate::Entity")]
     Certificates,
+    /// Rows of `auth_sessions` whose `user_id` is this row's id.
     #[sea_orm(has_many = "super::auth_session::Entity")]
     AuthSessions,
+    /// Rows of `user_activity_logs` whose `user_id` is this row's id.
     #[sea_orm(has_many = "super::user_activity_log::Entity")]
     ActivityLogs,
+    /// Rows of `user_notes` whose `user_id` is this row's id.
     #[sea_orm(has_many = "super::user_note::Entity")]
     UserNotes,
+    /// Rows of `booking_attendees` whose `user_id` is this row's id.
     #[sea_orm(has_many = "super::booking_attendee::Entity")]
     BookingAttendees,
+    /// Rows of `attendance_records` whose `user_id` is this row's id.
     #[sea_orm(has_many = "super::attendance_record::Entity")]
     AttendanceRecords,
 }

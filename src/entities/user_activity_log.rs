@@ -1,4 +1,4 @@
-//! `user_activity_logs`: a timeline entry of something a user did (or that was done to their record).
+//! Entity for the `user_activity_logs` table.
 
 use sea_orm::entity::prelude::*;
 

@@ -1,4 +1,4 @@
-//! `user_notes`: a staff note attached to a user's record.
+//! Entity for the `user_notes` table.
 
 use sea_orm::entity::prelude::*;
 

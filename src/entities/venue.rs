@@ -1,4 +1,4 @@
-//! `venues`: a training venue where course sessions are held.
+//! Entity for the `venues` table.
 
 use sea_orm::entity::prelude::*;
 
@@ -31,6 +31,7 @@ pub struct Model {
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
+    /// Rows of `course_sessions` whose `venue_id` is this row's id.
     #[sea_orm(has_many = "super::course_session::Entity")]
     CourseSessions,
 }

@@ -1,10 +1,15 @@
 //! Business rules, one module per domain. Functions take a connection (or open their own
 //! write transaction), so the same code runs inside a caller's transaction.
 
+pub mod attendance;
 pub mod audit;
+pub mod bookings;
 pub mod bootstrap;
+pub mod catalogue;
+pub mod certificates;
 pub mod demo;
 pub mod pages;
+pub mod payments;
 pub mod references;
 pub mod sessions;
 pub mod user_search;

@@ -29,7 +29,26 @@ pub fn page_size(first: Option<i32>) -> AppResult<u64> {
     }
 }
 
-fn parse_after(after: Option<&str>) -> AppResult<Option<Uuid>> {
+impl<M> Page<M> {
+    /// A page from `limit + 1` fetched rows (the extra row only says more follow).
+    pub fn from_rows(
+        mut rows: Vec<M>,
+        limit: u64,
+        has_previous_page: bool,
+        id_of: impl Fn(&M) -> Uuid,
+    ) -> Self {
+        let has_next_page = rows.len() as u64 > limit;
+        rows.truncate(limit as usize);
+        Self {
+            rows: rows.into_iter().map(|m| (id_of(&m), m)).collect(),
+            has_next_page,
+            has_previous_page,
+        }
+    }
+}
+
+/// Reads an id cursor.
+pub fn parse_after(after: Option<&str>) -> AppResult<Option<Uuid>> {
     after
         .map(|a| {
             Uuid::parse_str(a)
@@ -57,14 +76,8 @@ where
     if let Some(id) = after_id {
         q = q.filter(id_col.lt(id));
     }
-    let mut rows = q.order_by_desc(id_col).limit(limit + 1).all(conn).await?;
-    let has_next_page = rows.len() as u64 > limit;
-    rows.truncate(limit as usize);
-    Ok(Page {
-        rows: rows.into_iter().map(|m| (id_of(&m), m)).collect(),
-        has_next_page,
-        has_previous_page: after_id.is_some(),
-    })
+    let rows = q.order_by_desc(id_col).limit(limit + 1).all(conn).await?;
+    Ok(Page::from_rows(rows, limit, after_id.is_some(), id_of))
 }
 
 /// A user's notes; internal ones only when `internal_visible`.

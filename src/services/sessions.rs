@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     IntoActiveModel, QueryFilter, Set,
-    sea_query::{Expr, ExprTrait},
+    sea_query::{Expr, ExprTrait, Query},
 };
 use uuid::Uuid;
 
@@ -447,19 +447,22 @@ pub async fn principal_for(
     let Some(claims) = jwt.verify(token) else {
         return Ok(None);
     };
-    let Some(user) = user::Entity::find_by_id(claims.sub).one(conn).await? else {
+    // One statement: the user, provided their session family is still live.
+    let live_session = Query::select()
+        .expr(Expr::val(1))
+        .from(auth_session::Entity)
+        .and_where(Expr::col((auth_session::Entity, auth_session::Column::FamilyId)).eq(claims.sid))
+        .and_where(Expr::col((auth_session::Entity, auth_session::Column::UserId)).eq(claims.sub))
+        .and_where(Expr::col((auth_session::Entity, auth_session::Column::RevokedAt)).is_null())
+        .to_owned();
+    let Some(user) = user::Entity::find_by_id(claims.sub)
+        .filter(Expr::exists(live_session))
+        .one(conn)
+        .await?
+    else {
         return Ok(None);
     };
     if user.status != UserStatus::Active || user.merged_into_id.is_some() {
-        return Ok(None);
-    }
-    let live = auth_session::Entity::find()
-        .filter(auth_session::Column::FamilyId.eq(claims.sid))
-        .filter(auth_session::Column::UserId.eq(user.id))
-        .filter(auth_session::Column::RevokedAt.is_null())
-        .one(conn)
-        .await?;
-    if live.is_none() {
         return Ok(None);
     }
     Ok(Some(crate::auth::Principal {

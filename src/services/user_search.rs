@@ -8,7 +8,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, Order, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Select, Value,
+    QueryFilter, QueryOrder, QuerySelect, Select, Statement, Value,
     sea_query::{Expr, ExprTrait, LikeExpr},
 };
 use serde::{Deserialize, Serialize};
@@ -57,8 +57,17 @@ pub struct UserPage {
     pub rows: Vec<(String, user::Model)>,
     pub has_next_page: bool,
     pub has_previous_page: bool,
-    /// The filtered query without pagination, for `totalCount`.
-    pub count_query: Select<user::Entity>,
+    /// How to count every match, for `totalCount` (run only when asked for).
+    pub count: CountPlan,
+}
+
+/// How `totalCount` is computed.
+pub enum CountPlan {
+    /// Count the rows of the filtered query.
+    Rows(Select<user::Entity>),
+    /// SQLite, a text search and no filters: count the FTS index's matches and subtract the
+    /// merged profiles among them, without reading every matching user row.
+    FtsMatches(String),
 }
 
 /// Searches users. `first` is capped at [`MAX_PAGE`].
@@ -122,13 +131,68 @@ pub async fn search(
         rows,
         has_next_page,
         has_previous_page: after.is_some(),
-        count_query: base,
+        count: count_plan(conn.get_database_backend(), search, filter, base),
     })
 }
 
 /// Counts every row a search matches.
-pub async fn count(conn: &impl ConnectionTrait, query: Select<user::Entity>) -> AppResult<u64> {
-    Ok(query.count(conn).await?)
+pub async fn count(conn: &impl ConnectionTrait, plan: CountPlan) -> AppResult<u64> {
+    match plan {
+        CountPlan::Rows(query) => Ok(query.count(conn).await?),
+        CountPlan::FtsMatches(fts_query) => {
+            let sql = "SELECT (SELECT COUNT(*) FROM users_fts WHERE users_fts MATCH ?) - \
+                       (SELECT COUNT(*) FROM users WHERE merged_into_id IS NOT NULL AND rowid IN \
+                       (SELECT rowid FROM users_fts WHERE users_fts MATCH ?)) AS n";
+            let row = conn
+                .query_one_raw(Statement::from_sql_and_values(
+                    DbBackend::Sqlite,
+                    sql,
+                    [fts_query.clone().into(), fts_query.into()],
+                ))
+                .await?;
+            let n: i64 = match row {
+                Some(r) => r.try_get("", "n")?,
+                None => 0,
+            };
+            Ok(u64::try_from(n).unwrap_or(0))
+        }
+    }
+}
+
+fn count_plan(
+    backend: DbBackend,
+    search: Option<&str>,
+    f: &UserFilter,
+    base: Select<user::Entity>,
+) -> CountPlan {
+    let unfiltered = f.role.is_none()
+        && f.status.is_none()
+        && f.customer_type.is_none()
+        && f.marketing_consent.is_none()
+        && f.last_activity.is_none()
+        && f.total_spent.is_none()
+        && f.total_bookings.is_none()
+        && f.created_at.is_none()
+        && !f.include_merged.unwrap_or(false);
+    match search.map(|text| fts_query(backend, text)) {
+        Some((Some(q), false)) if unfiltered => CountPlan::FtsMatches(q),
+        _ => CountPlan::Rows(base),
+    }
+}
+
+/// The FTS5 query for the terms long enough for the trigram index, and whether any term
+/// is too short for it (and so needs a LIKE scan).
+fn fts_query(backend: DbBackend, text: &str) -> (Option<String>, bool) {
+    let (long, short): (Vec<String>, Vec<String>) = search_terms(text)
+        .into_iter()
+        .partition(|t| backend == DbBackend::Sqlite && t.chars().count() >= 3);
+    let query = (!long.is_empty()).then(|| {
+        long.iter()
+            .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    });
+    (query, !short.is_empty())
 }
 
 fn sort_column(field: UserSortField) -> user::Column {
@@ -253,29 +317,27 @@ fn time_range(
 /// Every whitespace-separated term must occur somewhere in the search text. Phone-like terms
 /// are reduced to their national digits first, so `+44 7700 900123` finds `07700 900123`.
 fn text_condition(backend: DbBackend, text: &str) -> Condition {
-    let terms = search_terms(text);
     let mut cond = Condition::all();
-    let mut fts_terms = Vec::new();
-    for term in terms {
-        if backend == DbBackend::Sqlite && term.chars().count() >= 3 {
-            fts_terms.push(format!("\"{}\"", term.replace('"', "\"\"")));
-        } else {
-            let pattern = format!(
-                "%{}%",
-                term.replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_")
-            );
-            cond = cond.add(
-                Expr::col((user::Entity, user::Column::SearchText))
-                    .like(LikeExpr::new(pattern).escape('\\')),
-            );
+    let (fts, _) = fts_query(backend, text);
+    for term in search_terms(text) {
+        if fts.is_some() && backend == DbBackend::Sqlite && term.chars().count() >= 3 {
+            continue;
         }
+        let pattern = format!(
+            "%{}%",
+            term.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        cond = cond.add(
+            Expr::col((user::Entity, user::Column::SearchText))
+                .like(LikeExpr::new(pattern).escape('\\')),
+        );
     }
-    if !fts_terms.is_empty() {
+    if let Some(q) = fts {
         cond = cond.add(Expr::cust_with_values(
             "\"users\".\"rowid\" IN (SELECT \"rowid\" FROM \"users_fts\" WHERE \"users_fts\" MATCH ?)",
-            [fts_terms.join(" AND ")],
+            [q],
         ));
     }
     cond

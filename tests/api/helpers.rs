@@ -9,11 +9,15 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use rft_users::app::{AppState, Application};
 use rft_users::auth::tokens::random_token;
 use rft_users::config::{AppConfig, Secret};
-use rft_users::entities::{enums::Role, user};
+use rft_users::entities::{audit_log, auth_session, enums::Role, user};
 use rft_users::services::{audit::Actor, bootstrap, sessions, users};
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, Database, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, Statement,
+};
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
+use uuid::Uuid;
 
 /// A running server and a direct connection to its database.
 pub struct TestApp {
@@ -30,11 +34,14 @@ static PG_CLEANED: OnceCell<()> = OnceCell::const_new();
 /// A fresh, empty database: a SQLite file in a temporary directory, or a new PostgreSQL
 /// database on the `TEST_DATABASE_URL` server.
 async fn fresh_database() -> (String, Option<tempfile::TempDir>) {
-    match std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
+    match std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    {
         Some(server_url) => {
-            let admin = Database::connect(&server_url)
-                .await
-                .unwrap_or_else(|e| panic!("TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}"));
+            let admin = Database::connect(&server_url).await.unwrap_or_else(|e| {
+                panic!("TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}")
+            });
             let pid = std::process::id();
             PG_CLEANED
                 .get_or_init(|| async {
@@ -50,19 +57,27 @@ async fn fresh_database() -> (String, Option<tempfile::TempDir>) {
                         let name: String = row.try_get("", "datname").unwrap_or_default();
                         if !name.starts_with(&format!("rft_test_{pid}_")) {
                             let _ = admin
-                                .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                                .execute_unprepared(&format!(
+                                    "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                                ))
                                 .await;
                         }
                     }
                 })
                 .await;
-            let name = format!("rft_test_{pid}_{}", DB_COUNTER.fetch_add(1, Ordering::SeqCst));
+            let name = format!(
+                "rft_test_{pid}_{}",
+                DB_COUNTER.fetch_add(1, Ordering::SeqCst)
+            );
             admin
                 .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
                 .await
                 .expect("create test database");
             admin.close().await.ok();
-            let base = server_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&server_url);
+            let base = server_url
+                .rsplit_once('/')
+                .map(|(b, _)| b)
+                .unwrap_or(&server_url);
             (format!("{base}/{name}"), None)
         }
         None => {
@@ -93,7 +108,10 @@ impl TestApp {
         tokio::spawn(app.run_until_stopped());
         Self {
             addr,
-            client: reqwest::Client::builder().user_agent("rft-users-tests").build().unwrap(),
+            client: reqwest::Client::builder()
+                .user_agent("rft-users-tests")
+                .build()
+                .unwrap(),
             db: state.db.clone(),
             state,
             _dir: dir,
@@ -128,14 +146,25 @@ impl TestApp {
     /// Creates a staff user with a known password directly in the database.
     pub async fn staff(&self, role: Role, email: &str) -> (user::Model, String) {
         let password = format!("pw-{}", random_token(12));
-        let (email, _) = bootstrap::create_or_reset_admin(&self.db, email, Some(&Secret::new(password.clone())), "Test", "Staff")
+        let (email, _) = bootstrap::create_or_reset_admin(
+            &self.db,
+            email,
+            Some(&Secret::new(password.clone())),
+            "Test",
+            "Staff",
+        )
+        .await
+        .expect("staff user");
+        let mut u = users::find_by_email(&self.db, &email)
             .await
-            .expect("staff user");
-        let mut u = users::find_by_email(&self.db, &email).await.unwrap().unwrap();
+            .unwrap()
+            .unwrap();
         if role != Role::Admin {
             let mut am: user::ActiveModel = sea_orm::IntoActiveModel::into_active_model(u.clone());
             am.role = sea_orm::Set(role);
-            u = sea_orm::ActiveModelTrait::update(am, &self.db).await.unwrap();
+            u = sea_orm::ActiveModelTrait::update(am, &self.db)
+                .await
+                .unwrap();
         }
         (u, password)
     }
@@ -185,6 +214,73 @@ impl TestApp {
         (u, issued.access_token)
     }
 
+    /// A new login session for an existing user, made directly (as `customer` does): a fresh
+    /// access token and refresh token, independent of every other session.
+    pub async fn session_for(&self, u: &user::Model) -> (String, String) {
+        let issued = sessions::start_session(
+            &self.db,
+            &self.state.jwt,
+            self.state.config.refresh_token_ttl,
+            &Actor::system(),
+            u.clone(),
+        )
+        .await
+        .unwrap();
+        (issued.access_token, issued.refresh_token)
+    }
+
+    /// The current row of a user.
+    pub async fn user_row(&self, id: Uuid) -> user::Model {
+        user::Entity::find_by_id(id)
+            .one(&self.db)
+            .await
+            .unwrap()
+            .expect("user row exists")
+    }
+
+    /// Every users row, by id.
+    pub async fn all_users(&self) -> Vec<user::Model> {
+        user::Entity::find()
+            .order_by_asc(user::Column::Id)
+            .all(&self.db)
+            .await
+            .unwrap()
+    }
+
+    /// The audit rows with this action, oldest first.
+    pub async fn audit_rows(&self, action: &str) -> Vec<audit_log::Model> {
+        audit_log::Entity::find()
+            .filter(audit_log::Column::Action.eq(action))
+            .order_by_asc(audit_log::Column::Id)
+            .all(&self.db)
+            .await
+            .unwrap()
+    }
+
+    /// A user's login session rows, oldest first.
+    pub async fn sessions_of(&self, user_id: Uuid) -> Vec<auth_session::Model> {
+        auth_session::Entity::find()
+            .filter(auth_session::Column::UserId.eq(user_id))
+            .order_by_asc(auth_session::Column::Id)
+            .all(&self.db)
+            .await
+            .unwrap()
+    }
+
+    /// Sends a GraphQL operation with a raw `Authorization` header value.
+    pub async fn gql_with_authorization(&self, query: &str, authorization: &str) -> Value {
+        self.client
+            .post(self.url("/graphql"))
+            .header("authorization", authorization)
+            .json(&json!({ "query": query }))
+            .send()
+            .await
+            .expect("request sent")
+            .json()
+            .await
+            .expect("JSON response")
+    }
+
     /// Counts the rows of a table.
     pub async fn count(&self, table: &str) -> i64 {
         let row = self
@@ -208,4 +304,9 @@ pub fn error_code(body: &Value) -> Option<&str> {
 /// The `extensions.field` of the first error, if any.
 pub fn error_field(body: &Value) -> Option<&str> {
     body["errors"][0]["extensions"]["field"].as_str()
+}
+
+/// The `message` of the first error, if any.
+pub fn error_message(body: &Value) -> Option<&str> {
+    body["errors"][0]["message"].as_str()
 }

@@ -37,7 +37,11 @@ async fn every_type_field_argument_and_enum_value_is_described() {
         if name.starts_with("__") || t["kind"] == "SCALAR" {
             continue;
         }
-        let described = |v: &serde_json::Value| v["description"].as_str().is_some_and(|d| !d.trim().is_empty());
+        let described = |v: &serde_json::Value| {
+            v["description"]
+                .as_str()
+                .is_some_and(|d| !d.trim().is_empty())
+        };
         if !described(t) {
             missing.push(name.to_string());
         }
@@ -70,7 +74,13 @@ async fn graphiql_and_health_answer() {
     let app = TestApp::spawn().await;
     let page = app.client.get(app.url("/graphql")).send().await.unwrap();
     assert_eq!(page.status(), 200);
-    assert!(page.text().await.unwrap().to_lowercase().contains("graphiql"));
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .to_lowercase()
+            .contains("graphiql")
+    );
     let health = app.client.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200);
 }
@@ -79,7 +89,15 @@ async fn graphiql_and_health_answer() {
 async fn malformed_queries_get_bad_user_input() {
     let app = TestApp::spawn().await;
     let body = app.gql("{ me { id ", json!({}), None).await;
-    assert_eq!(crate::helpers::error_code(&body), Some("BAD_USER_INPUT"), "{body:#}");
+    assert_eq!(
+        crate::helpers::error_code(&body),
+        Some("BAD_USER_INPUT"),
+        "{body:#}"
+    );
     let body = app.gql("{ noSuchField }", json!({}), None).await;
-    assert_eq!(crate::helpers::error_code(&body), Some("BAD_USER_INPUT"), "{body:#}");
+    assert_eq!(
+        crate::helpers::error_code(&body),
+        Some("BAD_USER_INPUT"),
+        "{body:#}"
+    );
 }

@@ -1,8 +1,10 @@
 //! DataLoaders: one per relation, batching lookups with `IN (...)`. They are created per
 //! request (see [`register`]), so cached rows never cross between callers.
 
+mod relations;
 mod user;
 
+pub use relations::*;
 pub use user::UserLoader;
 
 use async_graphql::{Request, dataloader::DataLoader};
@@ -10,7 +12,24 @@ use sea_orm::DatabaseConnection;
 
 /// Attaches a fresh set of loaders to a request.
 pub fn register(request: &mut Request, db: &DatabaseConnection) {
-    request
-        .data
-        .insert(DataLoader::new(UserLoader(db.clone()), tokio::spawn));
+    macro_rules! add {
+        ($($loader:ident),* $(,)?) => {
+            $(request.data.insert(DataLoader::new($loader(db.clone()), tokio::spawn));)*
+        };
+    }
+    add!(
+        UserLoader,
+        CourseLoader,
+        VenueLoader,
+        SessionLoader,
+        BookingLoader,
+        BookingsByUser,
+        AttendeesByBooking,
+        PaymentsByBooking,
+        RefundsByBooking,
+        PaymentsByUser,
+        CertificatesByUser,
+        CertificatesByBooking,
+        AttendanceBySession,
+    );
 }

@@ -1,11 +1,20 @@
 //! The mutation root, merged from one object per domain.
 
 mod auth;
+mod bookings;
+mod catalogue;
 mod users;
 
 pub use auth::AuthMutation;
+pub use bookings::BookingMutation;
+pub use catalogue::CatalogueMutation;
 pub use users::UserMutation;
 
 /// Every mutation.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct MutationRoot(AuthMutation, UserMutation);
+pub struct MutationRoot(
+    AuthMutation,
+    UserMutation,
+    CatalogueMutation,
+    BookingMutation,
+);

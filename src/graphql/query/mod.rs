@@ -1,9 +1,11 @@
 //! The query root, merged from one object per domain.
 
+mod catalogue;
 mod users;
 
+pub use catalogue::CatalogueQuery;
 pub use users::UserQuery;
 
 /// Every query.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct QueryRoot(UserQuery);
+pub struct QueryRoot(UserQuery, CatalogueQuery);

@@ -4,12 +4,10 @@ use async_graphql::{
     Context, Object,
     connection::{Connection, Edge},
 };
-use sea_orm::Select;
 use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::guard::{RoleGuard, require_principal};
-use crate::entities::user;
 use crate::error::AppError;
 use crate::graphql::types::user::User;
 use crate::graphql::types::user_input::{UserFilter, UserOrderBy};
@@ -21,7 +19,7 @@ pub struct UserQuery;
 
 /// Extra fields on `UserConnection`.
 pub struct UserConnectionFields {
-    count_query: Select<user::Entity>,
+    count: std::sync::Mutex<Option<user_search::CountPlan>>,
 }
 
 #[Object]
@@ -29,7 +27,11 @@ impl UserConnectionFields {
     /// How many users match the search and filters, over all pages.
     async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
         let db = &ctx.data_unchecked::<AppState>().db;
-        let n = user_search::count(db, self.count_query.clone()).await?;
+        let plan = self.count.lock().ok().and_then(|mut p| p.take());
+        let Some(plan) = plan else {
+            return Err(AppError::internal(anyhow::anyhow!("totalCount resolved twice")).into());
+        };
+        let n = user_search::count(db, plan).await?;
         Ok(i64::try_from(n).unwrap_or(i64::MAX))
     }
 }
@@ -107,7 +109,7 @@ impl UserQuery {
             page.has_previous_page,
             page.has_next_page,
             UserConnectionFields {
-                count_query: page.count_query,
+                count: std::sync::Mutex::new(Some(page.count)),
             },
         );
         connection.edges.extend(

@@ -13,7 +13,10 @@ use crate::auth::guard::{RoleGuard, request_context};
 use crate::entities::enums::{ContactMethod, CustomerType, NoteType, Role, UserStatus};
 use crate::entities::{user, user_activity_log, user_note};
 use crate::error::AppError;
-use crate::graphql::loaders::UserLoader;
+use crate::graphql::loaders::{
+    BookingsByUser, BookingsPageKey, CertificatesByUser, PaymentsByUser, UserLoader,
+};
+use crate::graphql::types::booking::{Booking, Certificate, Payment};
 use crate::money;
 use crate::services::pages;
 
@@ -262,6 +265,60 @@ impl User {
         let page =
             pages::user_notes(db, self.0.id, internal_visible, first, after.as_deref()).await?;
         Ok(pages::connection(page, UserNote::from))
+    }
+    /// The user's bookings, newest first (admin or the user themself).
+    async fn bookings(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many bookings to return (at most 100; default 20).")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "Return bookings after this cursor.")] after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, Booking>> {
+        if !is_admin_or_self(ctx, self.0.id) {
+            return Err(AppError::Forbidden.into());
+        }
+        let limit = pages::page_size(first)?;
+        let after = pages::parse_after(after.as_deref())?;
+        let key = BookingsPageKey {
+            user_id: self.0.id,
+            limit,
+            after,
+        };
+        let rows = ctx
+            .data_unchecked::<DataLoader<BookingsByUser>>()
+            .load_one(key)
+            .await
+            .map_err(|e| AppError::internal(anyhow::anyhow!("{e}")))?
+            .unwrap_or_default();
+        let page = pages::Page::from_rows(rows, limit, after.is_some(), |b| b.id);
+        Ok(pages::connection(page, Booking))
+    }
+    /// The user's payments, oldest first (admin or the user themself).
+    async fn payments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Payment>> {
+        if !is_admin_or_self(ctx, self.0.id) {
+            return Err(AppError::Forbidden.into());
+        }
+        let rows = ctx
+            .data_unchecked::<DataLoader<PaymentsByUser>>()
+            .load_one(self.0.id)
+            .await
+            .map_err(|e| AppError::internal(anyhow::anyhow!("{e}")))?
+            .unwrap_or_default();
+        Ok(rows.into_iter().map(Payment).collect())
+    }
+    /// The user's certificates, oldest first (admin or the user themself).
+    async fn certificates(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Certificate>> {
+        if !is_admin_or_self(ctx, self.0.id) {
+            return Err(AppError::Forbidden.into());
+        }
+        let rows = ctx
+            .data_unchecked::<DataLoader<CertificatesByUser>>()
+            .load_one(self.0.id)
+            .await
+            .map_err(|e| AppError::internal(anyhow::anyhow!("{e}")))?
+            .unwrap_or_default();
+        Ok(rows.into_iter().map(Certificate).collect())
     }
     /// The user's activity log, newest first (admin only).
     #[graphql(guard = "RoleGuard::admin()")]

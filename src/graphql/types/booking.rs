@@ -1,0 +1,698 @@
+//! The booking side of the graph: courses, venues, sessions, bookings, attendees, payments,
+//! refunds, certificates and attendance. Every relation resolves through a DataLoader.
+
+use async_graphql::{Context, Object, dataloader::DataLoader};
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use super::user::User;
+use crate::app::AppState;
+use crate::auth::guard::{RoleGuard, request_context, require_principal};
+use crate::entities::enums::*;
+use crate::entities::{
+    attendance_record, booking, booking_attendee, certificate, course, course_session, payment,
+    refund, session_note, user, venue,
+};
+use crate::error::AppError;
+use crate::graphql::loaders::*;
+use crate::money;
+use crate::services::attendance;
+
+fn loader_error(e: std::sync::Arc<sea_orm::DbErr>) -> async_graphql::Error {
+    AppError::internal(anyhow::anyhow!("{e}")).into()
+}
+
+/// Loads one row through a by-id loader.
+async fn load<L>(ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Option<L::Value>>
+where
+    L: async_graphql::dataloader::Loader<Uuid, Error = std::sync::Arc<sea_orm::DbErr>>,
+{
+    ctx.data_unchecked::<DataLoader<L>>()
+        .load_one(id)
+        .await
+        .map_err(loader_error)
+}
+
+/// Loads a parent's children through a has-many loader.
+async fn load_many<L, M>(ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Vec<M>>
+where
+    L: async_graphql::dataloader::Loader<
+            Uuid,
+            Value = Vec<M>,
+            Error = std::sync::Arc<sea_orm::DbErr>,
+        >,
+    M: Clone + Send + Sync + 'static,
+{
+    Ok(ctx
+        .data_unchecked::<DataLoader<L>>()
+        .load_one(id)
+        .await
+        .map_err(loader_error)?
+        .unwrap_or_default())
+}
+
+fn admin_or(ctx: &Context<'_>, user_id: Uuid) -> async_graphql::Result<()> {
+    let rc = request_context(ctx);
+    if rc.is_admin() || rc.actor_id() == Some(user_id) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden.into())
+    }
+}
+
+/// A course in the catalogue.
+pub struct Course(pub course::Model);
+
+#[Object]
+impl Course {
+    /// Unique id.
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+    /// The course's name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// A description for the website.
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+    /// EFAW, FAW or PAEDIATRIC.
+    async fn course_type(&self) -> CourseType {
+        self.0.course_type
+    }
+    /// Teaching hours.
+    async fn duration_hours(&self) -> i32 {
+        self.0.duration_hours
+    }
+    /// Price per attendee in pounds.
+    async fn price(&self) -> Decimal {
+        money::from_pence(self.0.price_pence)
+    }
+    /// Default number of places on a session.
+    async fn max_capacity(&self) -> i32 {
+        self.0.max_capacity
+    }
+    /// Years a certificate from this course is valid.
+    async fn certification_validity_years(&self) -> i32 {
+        self.0.certification_validity_years
+    }
+    /// Whether the course is offered.
+    async fn is_active(&self) -> bool {
+        self.0.is_active
+    }
+}
+
+/// A training venue.
+pub struct Venue(pub venue::Model);
+
+#[Object]
+impl Venue {
+    /// Unique id.
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+    /// The venue's name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// First address line.
+    async fn address_line1(&self) -> Option<&str> {
+        self.0.address_line_1.as_deref()
+    }
+    /// Second address line.
+    async fn address_line2(&self) -> Option<&str> {
+        self.0.address_line_2.as_deref()
+    }
+    /// Town or city.
+    async fn city(&self) -> Option<&str> {
+        self.0.city.as_deref()
+    }
+    /// Postcode.
+    async fn postcode(&self) -> Option<&str> {
+        self.0.postcode.as_deref()
+    }
+    /// Most people the room holds.
+    async fn capacity(&self) -> Option<i32> {
+        self.0.capacity
+    }
+    /// Facilities, e.g. parking or wheelchair access.
+    async fn facilities(&self) -> Vec<String> {
+        self.0
+            .facilities
+            .as_ref()
+            .and_then(|f| f.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+    /// Parking directions.
+    async fn parking_info(&self) -> Option<&str> {
+        self.0.parking_info.as_deref()
+    }
+    /// Whether the venue is in use.
+    async fn is_active(&self) -> bool {
+        self.0.is_active
+    }
+}
+
+/// A scheduled session of a course.
+pub struct CourseSession(pub course_session::Model);
+
+#[Object]
+impl CourseSession {
+    /// Unique id.
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+    /// The course taught.
+    async fn course(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Course>> {
+        Ok(load::<CourseLoader>(ctx, self.0.course_id)
+            .await?
+            .map(Course))
+    }
+    /// Where it takes place.
+    async fn venue(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Venue>> {
+        Ok(load::<VenueLoader>(ctx, self.0.venue_id).await?.map(Venue))
+    }
+    /// The instructor's name, for the public listing.
+    async fn instructor_name(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        let Some(id) = self.0.instructor_id else {
+            return Ok(None);
+        };
+        Ok(load::<UserLoader>(ctx, id)
+            .await?
+            .map(|u| format!("{} {}", u.first_name, u.last_name)))
+    }
+    /// The instructor (staff only).
+    #[graphql(guard = "RoleGuard::staff()")]
+    async fn instructor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        let Some(id) = self.0.instructor_id else {
+            return Ok(None);
+        };
+        Ok(load::<UserLoader>(ctx, id).await?.map(User))
+    }
+    /// Start (UTC).
+    async fn starts_at(&self) -> DateTime<Utc> {
+        self.0.starts_at
+    }
+    /// End (UTC).
+    async fn ends_at(&self) -> DateTime<Utc> {
+        self.0.ends_at
+    }
+    /// Places in total.
+    async fn capacity(&self) -> i32 {
+        self.0.capacity
+    }
+    /// Places taken by live bookings.
+    async fn booked_places(&self) -> i32 {
+        self.0.booked_places
+    }
+    /// Places still free.
+    async fn remaining_places(&self) -> i32 {
+        if self.0.status == SessionStatus::Cancelled {
+            return 0;
+        }
+        (self.0.capacity - self.0.booked_places).max(0)
+    }
+    /// Scheduled, confirmed, in progress, completed or cancelled.
+    async fn status(&self) -> SessionStatus {
+        self.0.status
+    }
+    /// Why the session was cancelled.
+    async fn cancellation_reason(&self) -> Option<&str> {
+        self.0.cancellation_reason.as_deref()
+    }
+    /// Who is attending: for admins, and for the instructor teaching this session. Only what
+    /// an instructor needs on the day: no money, no internal notes, no other bookings.
+    async fn attendees(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SessionAttendee>> {
+        let principal = require_principal(ctx)?;
+        attendance::ensure_can_run(principal, &self.0)?;
+        let db = &ctx.data_unchecked::<AppState>().db;
+        let rows = attendance::attendees(db, self.0.id).await?;
+        let records = load_many::<AttendanceBySession, _>(ctx, self.0.id).await?;
+        let user_ids: Vec<Uuid> = rows.iter().filter_map(|(a, _)| a.user_id).collect();
+        let users = ctx
+            .data_unchecked::<DataLoader<UserLoader>>()
+            .load_many(user_ids)
+            .await
+            .map_err(loader_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|(attendee, bk)| {
+                let person = attendee.user_id.and_then(|id| users.get(&id).cloned());
+                let record = records
+                    .iter()
+                    .find(|r| r.attendee_id == attendee.id)
+                    .cloned();
+                SessionAttendee {
+                    attendee,
+                    booking: bk,
+                    person,
+                    record,
+                }
+            })
+            .collect())
+    }
+    /// Notes on the session (admins and the session's instructor).
+    async fn notes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SessionNote>> {
+        let principal = require_principal(ctx)?;
+        attendance::ensure_can_run(principal, &self.0)?;
+        let db = &ctx.data_unchecked::<AppState>().db;
+        Ok(attendance::notes(db, self.0.id)
+            .await?
+            .into_iter()
+            .map(SessionNote)
+            .collect())
+    }
+}
+
+/// An attendee as the instructor sees them on the day.
+pub struct SessionAttendee {
+    attendee: booking_attendee::Model,
+    booking: booking::Model,
+    person: Option<user::Model>,
+    record: Option<attendance_record::Model>,
+}
+
+impl SessionAttendee {
+    fn shares_medical(&self) -> bool {
+        self.person
+            .as_ref()
+            .is_some_and(|p| p.share_medical_with_trainer)
+    }
+}
+
+#[Object]
+impl SessionAttendee {
+    /// The attendee's id (for `markAttendance`).
+    async fn attendee_id(&self) -> Uuid {
+        self.attendee.id
+    }
+    /// First name.
+    async fn first_name(&self) -> &str {
+        &self.attendee.first_name
+    }
+    /// Last name.
+    async fn last_name(&self) -> &str {
+        &self.attendee.last_name
+    }
+    /// A phone number to reach the attendee (or whoever booked for them).
+    async fn contact_phone(&self) -> Option<String> {
+        self.attendee
+            .phone
+            .clone()
+            .or_else(|| {
+                self.person
+                    .as_ref()
+                    .and_then(|p| p.mobile.clone().or_else(|| p.phone.clone()))
+            })
+            .or_else(|| {
+                self.booking
+                    .contact_details
+                    .as_ref()
+                    .and_then(|c| c["phone"].as_str().map(String::from))
+            })
+    }
+    /// Emergency contact's name.
+    async fn emergency_contact_name(&self) -> Option<&str> {
+        self.person
+            .as_ref()
+            .and_then(|p| p.emergency_contact_name.as_deref())
+    }
+    /// Emergency contact's phone.
+    async fn emergency_contact_phone(&self) -> Option<&str> {
+        self.person
+            .as_ref()
+            .and_then(|p| p.emergency_contact_phone.as_deref())
+    }
+    /// Emergency contact's relationship to the attendee.
+    async fn emergency_contact_relationship(&self) -> Option<&str> {
+        self.person
+            .as_ref()
+            .and_then(|p| p.emergency_contact_relationship.as_deref())
+    }
+    /// Special requirements given with the booking or for this attendee.
+    async fn special_requirements(&self) -> Option<String> {
+        self.attendee
+            .special_requirements
+            .clone()
+            .or_else(|| self.booking.special_requirements.clone())
+    }
+    /// Medical notes, only when the attendee agreed to share them with the trainer.
+    async fn medical_notes(&self) -> Option<&str> {
+        if !self.shares_medical() {
+            return None;
+        }
+        self.person
+            .as_ref()
+            .and_then(|p| p.medical_notes.as_deref())
+    }
+    /// Dietary requirements, only when the attendee agreed to share them with the trainer.
+    async fn dietary_requirements(&self) -> Option<&str> {
+        if !self.shares_medical() {
+            return None;
+        }
+        self.person
+            .as_ref()
+            .and_then(|p| p.dietary_requirements.as_deref())
+    }
+    /// Attendance marked so far, if any.
+    async fn attendance(&self) -> Option<AttendanceRecord> {
+        self.record.clone().map(AttendanceRecord)
+    }
+}
+
+/// Attendance of one attendee at one session.
+pub struct AttendanceRecord(pub attendance_record::Model);
+
+#[Object]
+impl AttendanceRecord {
+    /// Unique id.
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+    /// The attendee.
+    async fn attendee_id(&self) -> Uuid {
+        self.0.attendee_id
+    }
+    /// Present, absent, late, partial or excused.
+    async fn status(&self) -> AttendanceStatus {
+        self.0.status
+    }
+    /// Whether the attendee passed the assessment.
+    async fn passed_assessment(&self) -> Option<bool> {
+        self.0.passed_assessment
+    }
+    /// Whether a certificate will be issued (present or late, and passed).
+    async fn certificate_eligible(&self) -> bool {
+        self.0.certificate_eligible
+    }
+    /// The trainer's feedback.
+    async fn trainer_feedback(&self) -> Option<&str> {
+        self.0.trainer_feedback.as_deref()
+    }
+    /// When it was last marked.
+    async fn marked_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+/// A note on a session, from the instructor or an admin.
+pub struct SessionNote(pub session_note::Model);
+
+#[Object]
+impl SessionNote {
+    /// Unique id.
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+    /// The note's text.
+    async fn content(&self) -> &str {
+        &self.0.content
+    }
+    /// Who wrote it.
+    async fn author(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        let Some(id) = self.0.author_id else {
+            return Ok(None);
+        };
+        Ok(load::<UserLoader>(ctx, id).await?.map(User))
+    }
+    /// When it was written.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// A booking: one customer, one session, one or more attendees.
+pub struct Booking(pub booking::Model);
+
+#[Object]
+impl Booking {
+    /// Unique id.
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+    /// The booking reference the customer quotes, e.g. `RFT-7K3QX-9MZT2-4HP`.
+    async fn reference(&self) -> &str {
+        &self.0.reference
+    }
+    /// Pending, confirmed, cancelled, completed or no-show.
+    async fn status(&self) -> BookingStatus {
+        self.0.status
+    }
+    /// Pending, partially paid, paid, partially refunded, refunded or failed.
+    async fn payment_status(&self) -> PaymentStatus {
+        self.0.payment_status
+    }
+    /// Price per attendee in pounds, as booked.
+    async fn unit_price(&self) -> Decimal {
+        money::from_pence(self.0.unit_price_pence)
+    }
+    /// Total price in pounds.
+    async fn total_amount(&self) -> Decimal {
+        money::from_pence(self.0.total_amount_pence)
+    }
+    /// Paid so far, in pounds.
+    async fn amount_paid(&self) -> Decimal {
+        money::from_pence(self.0.amount_paid_pence)
+    }
+    /// Refunded so far, in pounds.
+    async fn amount_refunded(&self) -> Decimal {
+        money::from_pence(self.0.amount_refunded_pence)
+    }
+    /// Still to pay, in pounds (zero for cancelled bookings).
+    async fn balance_due(&self) -> Decimal {
+        if self.0.status == BookingStatus::Cancelled {
+            return Decimal::ZERO.round_dp(2);
+        }
+        money::from_pence((self.0.total_amount_pence - self.0.amount_paid_pence).max(0))
+    }
+    /// Number of attendees.
+    async fn number_of_attendees(&self) -> i32 {
+        self.0.number_of_attendees
+    }
+    /// Accessibility, dietary or other needs.
+    async fn special_requirements(&self) -> Option<&str> {
+        self.0.special_requirements.as_deref()
+    }
+    /// When the booking was made.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// When it was cancelled, if it was.
+    async fn cancelled_at(&self) -> Option<DateTime<Utc>> {
+        self.0.cancelled_at
+    }
+    /// Why it was cancelled.
+    async fn cancellation_reason(&self) -> Option<&str> {
+        self.0.cancellation_reason.as_deref()
+    }
+    /// The customer who booked.
+    async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        Ok(load::<UserLoader>(ctx, self.0.user_id).await?.map(User))
+    }
+    /// The session booked.
+    async fn session(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<CourseSession>> {
+        Ok(load::<SessionLoader>(ctx, self.0.session_id)
+            .await?
+            .map(CourseSession))
+    }
+    /// Who is attending.
+    async fn attendees(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<BookingAttendee>> {
+        Ok(load_many::<AttendeesByBooking, _>(ctx, self.0.id)
+            .await?
+            .into_iter()
+            .map(BookingAttendee)
+            .collect())
+    }
+    /// Payments on this booking (admin or the customer; never instructors).
+    async fn payments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Payment>> {
+        admin_or(ctx, self.0.user_id)?;
+        Ok(load_many::<PaymentsByBooking, _>(ctx, self.0.id)
+            .await?
+            .into_iter()
+            .map(Payment)
+            .collect())
+    }
+    /// Refunds on this booking (admin or the customer; never instructors).
+    async fn refunds(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Refund>> {
+        admin_or(ctx, self.0.user_id)?;
+        Ok(load_many::<RefundsByBooking, _>(ctx, self.0.id)
+            .await?
+            .into_iter()
+            .map(Refund)
+            .collect())
+    }
+    /// Certificates issued from this booking.
+    async fn certificates(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Certificate>> {
+        Ok(load_many::<CertificatesByBooking, _>(ctx, self.0.id)
+            .await?
+            .into_iter()
+            .map(Certificate)
+            .collect())
+    }
+}
+
+/// A person on a booking.
+pub struct BookingAttendee(pub booking_attendee::Model);
+
+#[Object]
+impl BookingAttendee {
+    /// Unique id.
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+    /// First name.
+    async fn first_name(&self) -> &str {
+        &self.0.first_name
+    }
+    /// Last name.
+    async fn last_name(&self) -> &str {
+        &self.0.last_name
+    }
+    /// Email, if known.
+    async fn email(&self) -> Option<&str> {
+        self.0.email.as_deref()
+    }
+}
+
+/// Money received for a booking.
+pub struct Payment(pub payment::Model);
+
+#[Object]
+impl Payment {
+    /// Unique id.
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+    /// Amount in pounds.
+    async fn amount(&self) -> Decimal {
+        money::from_pence(self.0.amount_pence)
+    }
+    /// ISO currency code (GBP).
+    async fn currency(&self) -> &str {
+        &self.0.currency
+    }
+    /// Pending, succeeded, failed or refunded.
+    async fn status(&self) -> PaymentRecordStatus {
+        self.0.status
+    }
+    /// How it was paid.
+    async fn method(&self) -> PaymentMethod {
+        self.0.method
+    }
+    /// The Stripe PaymentIntent id, for card payments.
+    async fn stripe_payment_intent_id(&self) -> Option<&str> {
+        self.0.stripe_payment_intent_id.as_deref()
+    }
+    /// When the money was received.
+    async fn paid_at(&self) -> Option<DateTime<Utc>> {
+        self.0.paid_at
+    }
+    /// The booking paid for.
+    async fn booking(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Booking>> {
+        Ok(load::<BookingLoader>(ctx, self.0.booking_id)
+            .await?
+            .map(Booking))
+    }
+}
+
+/// Money returned to a customer.
+pub struct Refund(pub refund::Model);
+
+#[Object]
+impl Refund {
+    /// Unique id.
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+    /// Refund reference, e.g. `RFD-7K3QX-9MZT2-4HP`.
+    async fn reference(&self) -> &str {
+        &self.0.reference
+    }
+    /// Amount in pounds.
+    async fn amount(&self) -> Decimal {
+        money::from_pence(self.0.amount_pence)
+    }
+    /// Pending, approved, rejected, processing, completed or failed.
+    async fn status(&self) -> RefundStatus {
+        self.0.status
+    }
+    /// Why the refund was asked for (and, if rejected, why not).
+    async fn reason(&self) -> &str {
+        &self.0.reason
+    }
+    /// When it was requested.
+    async fn requested_at(&self) -> DateTime<Utc> {
+        self.0.requested_at
+    }
+    /// When it was approved.
+    async fn approved_at(&self) -> Option<DateTime<Utc>> {
+        self.0.approved_at
+    }
+    /// When it was rejected.
+    async fn rejected_at(&self) -> Option<DateTime<Utc>> {
+        self.0.rejected_at
+    }
+    /// When the money went back.
+    async fn completed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.completed_at
+    }
+    /// The booking refunded.
+    async fn booking(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Booking>> {
+        Ok(load::<BookingLoader>(ctx, self.0.booking_id)
+            .await?
+            .map(Booking))
+    }
+}
+
+/// A first-aid certificate.
+pub struct Certificate(pub certificate::Model);
+
+#[Object]
+impl Certificate {
+    /// Unique id.
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+    /// The certificate number, unique.
+    async fn certificate_number(&self) -> &str {
+        &self.0.certificate_number
+    }
+    /// Who it was issued to.
+    async fn holder_name(&self) -> &str {
+        &self.0.holder_name
+    }
+    /// The day it was issued.
+    async fn issued_on(&self) -> NaiveDate {
+        self.0.issued_on
+    }
+    /// The day it expires.
+    async fn expires_on(&self) -> NaiveDate {
+        self.0.expires_on
+    }
+    /// Active, expired or revoked (active certificates past their expiry read as expired).
+    async fn status(&self) -> CertificateStatus {
+        if self.0.status == CertificateStatus::Active && self.0.expires_on < Utc::now().date_naive()
+        {
+            CertificateStatus::Expired
+        } else {
+            self.0.status
+        }
+    }
+    /// Why it was revoked.
+    async fn revocation_reason(&self) -> Option<&str> {
+        self.0.revocation_reason.as_deref()
+    }
+    /// The course certified.
+    async fn course(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Course>> {
+        Ok(load::<CourseLoader>(ctx, self.0.course_id)
+            .await?
+            .map(Course))
+    }
+}

@@ -1,0 +1,57 @@
+//! Input objects for bookings, payments, refunds and attendance.
+
+use async_graphql::InputObject;
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+/// Who is booking: the customer, found (or created) by email.
+#[derive(Debug, Clone, InputObject)]
+pub struct BookingContactInput {
+    /// First name.
+    pub first_name: String,
+    /// Last name.
+    pub last_name: String,
+    /// Email: identifies the customer (any case, stray spaces ignored).
+    pub email: String,
+    /// Phone, as typed.
+    pub phone: Option<String>,
+    /// Company, for corporate bookings.
+    pub company: Option<String>,
+}
+
+/// A person attending the session.
+#[derive(Debug, Clone, InputObject)]
+pub struct AttendeeInput {
+    /// First name.
+    pub first_name: String,
+    /// Last name.
+    pub last_name: String,
+    /// Email, if known.
+    pub email: Option<String>,
+}
+
+/// A new booking for one session, for 1 to 20 attendees.
+#[derive(Debug, Clone, InputObject)]
+pub struct CreateBookingInput {
+    /// The session to book.
+    pub session_id: Uuid,
+    /// The person booking.
+    pub contact: BookingContactInput,
+    /// Who will attend (1 to 20 people).
+    pub attendees: Vec<AttendeeInput>,
+    /// Accessibility, dietary or other needs.
+    pub special_requirements: Option<String>,
+}
+
+/// A payment recorded by an admin (bank transfer, cash, invoice, or a card taken by phone).
+#[derive(Debug, Clone, InputObject)]
+pub struct RecordPaymentInput {
+    /// The booking paid for.
+    pub booking_id: Uuid,
+    /// Amount in pounds, more than zero and at most the balance due.
+    pub amount: Decimal,
+    /// How it was paid.
+    pub method: crate::entities::enums::PaymentMethod,
+    /// The Stripe PaymentIntent id, for card payments.
+    pub stripe_payment_intent_id: Option<String>,
+}

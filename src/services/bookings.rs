@@ -1,0 +1,529 @@
+//! Bookings: the one-transaction booking flow (find or create the customer, enrich their
+//! profile, take places without overbooking, price, reference, stats, log) and cancelling.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    FromQueryResult, IntoActiveModel, QueryFilter, QuerySelect, Statement,
+    sea_query::{Expr, ExprTrait, OnConflict},
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::db::begin_write;
+use crate::entities::enums::{BookingStatus, PaymentStatus, Role, SessionStatus};
+use crate::entities::{booking, booking_attendee, course, course_session, user};
+use crate::error::{AppError, AppResult};
+use crate::graphql::types::booking_input::CreateBookingInput;
+use crate::services::audit::{self, Activity, Actor};
+use crate::services::{references, users, validate};
+
+/// Most attendees on one booking.
+pub const MAX_ATTENDEES: usize = 20;
+
+/// A booking by id.
+pub async fn find(conn: &impl ConnectionTrait, id: Uuid) -> AppResult<booking::Model> {
+    booking::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound("booking"))
+}
+
+struct CleanBooking {
+    first_name: String,
+    last_name: String,
+    email: String,
+    phone: Option<String>,
+    company: Option<String>,
+    attendees: Vec<(String, String, Option<String>)>,
+    special_requirements: Option<String>,
+}
+
+fn clean(input: &CreateBookingInput) -> AppResult<CleanBooking> {
+    let c = &input.contact;
+    let email = validate::email("contact.email", &c.email)?;
+    let first_name = validate::required("contact.firstName", &c.first_name, 100)?;
+    let last_name = validate::required("contact.lastName", &c.last_name, 100)?;
+    let phone = validate::phone("contact.phone", c.phone.as_deref())?;
+    let company = validate::optional("contact.company", c.company.as_deref(), 255)?;
+    if input.attendees.is_empty() {
+        return Err(AppError::bad_input(
+            "attendees",
+            "a booking needs at least one attendee",
+        ));
+    }
+    if input.attendees.len() > MAX_ATTENDEES {
+        return Err(AppError::bad_input(
+            "attendees",
+            format!(
+                "a booking can have at most {MAX_ATTENDEES} attendees; call us for larger groups"
+            ),
+        ));
+    }
+    let attendees = input
+        .attendees
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            Ok((
+                validate::required(&format!("attendees.{i}.firstName"), &a.first_name, 100)?,
+                validate::required(&format!("attendees.{i}.lastName"), &a.last_name, 100)?,
+                match a.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+                    Some(e) => Some(validate::email(&format!("attendees.{i}.email"), e)?),
+                    None => None,
+                },
+            ))
+        })
+        .collect::<AppResult<Vec<_>>>()?;
+    let special_requirements = validate::optional(
+        "specialRequirements",
+        input.special_requirements.as_deref(),
+        2000,
+    )?;
+    Ok(CleanBooking {
+        first_name,
+        last_name,
+        email,
+        phone,
+        company,
+        attendees,
+        special_requirements,
+    })
+}
+
+/// Takes `places` on a session in one conditional UPDATE, so concurrent bookings can never
+/// overbook: the row lock serialises them and the condition is checked against the
+/// latest count. On failure, says why.
+async fn take_places(
+    conn: &impl ConnectionTrait,
+    session_id: Uuid,
+    places: i32,
+    now: DateTime<Utc>,
+) -> AppResult<course_session::Model> {
+    let res = course_session::Entity::update_many()
+        .col_expr(
+            course_session::Column::BookedPlaces,
+            Expr::col(course_session::Column::BookedPlaces).add(places),
+        )
+        .col_expr(course_session::Column::UpdatedAt, Expr::value(now))
+        .filter(course_session::Column::Id.eq(session_id))
+        .filter(
+            course_session::Column::Status
+                .is_in([SessionStatus::Scheduled, SessionStatus::Confirmed]),
+        )
+        .filter(course_session::Column::StartsAt.gt(now))
+        .filter(
+            Expr::col(course_session::Column::BookedPlaces)
+                .add(places)
+                .lte(Expr::col(course_session::Column::Capacity)),
+        )
+        .exec(conn)
+        .await?;
+    let session = course_session::Entity::find_by_id(session_id)
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound("course session"))?;
+    if res.rows_affected == 1 {
+        return Ok(session);
+    }
+    if session.status == SessionStatus::Cancelled {
+        return Err(AppError::bad_input(
+            "sessionId",
+            "this session has been cancelled",
+        ));
+    }
+    if session.starts_at <= now
+        || !matches!(
+            session.status,
+            SessionStatus::Scheduled | SessionStatus::Confirmed
+        )
+    {
+        return Err(AppError::bad_input(
+            "sessionId",
+            "this session is no longer open for booking",
+        ));
+    }
+    let left = std::cmp::max(session.capacity - session.booked_places, 0);
+    Err(AppError::Conflict(if left == 0 {
+        "this session is full".into()
+    } else {
+        format!("only {left} place(s) left on this session")
+    }))
+}
+
+/// Finds the customer by normalised email, creating them (role customer, no password,
+/// customer_since today) when new. Safe when two bookings create the same customer at once.
+async fn find_or_create_customer(
+    conn: &impl ConnectionTrait,
+    b: &CleanBooking,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> AppResult<(user::Model, bool)> {
+    let mut fresh = users::blank(
+        b.email.clone(),
+        b.first_name.clone(),
+        b.last_name.clone(),
+        now,
+    );
+    fresh.phone = b.phone.clone();
+    fresh.company_name = b.company.clone();
+    fresh.customer_since = Some(now.date_naive());
+    fresh.created_by_id = actor.id;
+    users::refresh_derived(&mut fresh);
+    let fresh_id = fresh.id;
+    user::Entity::insert(fresh.into_active_model().reset_all())
+        .on_conflict(
+            OnConflict::column(user::Column::Email)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    let mut q = user::Entity::find().filter(user::Column::Email.eq(&b.email));
+    if conn.get_database_backend() == DbBackend::Postgres {
+        // Hold the customer's row until commit: profile enrichment reads then writes it.
+        q = q.lock_exclusive();
+    }
+    let found = q
+        .one(conn)
+        .await?
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("customer vanished")))?;
+    Ok((found.clone(), found.id == fresh_id))
+}
+
+/// Fills blank profile fields from the booking; never overwrites what is there.
+async fn enrich(
+    conn: &impl ConnectionTrait,
+    customer: &user::Model,
+    b: &CleanBooking,
+) -> AppResult<Vec<&'static str>> {
+    let mut after = customer.clone();
+    let mut filled = Vec::new();
+    if after.first_name.is_empty() {
+        after.first_name = b.first_name.clone();
+        filled.push("firstName");
+    }
+    if after.last_name.is_empty() {
+        after.last_name = b.last_name.clone();
+        filled.push("lastName");
+    }
+    if after.phone.is_none() && b.phone.is_some() {
+        after.phone = b.phone.clone();
+        filled.push("phone");
+    }
+    if after.company_name.is_none() && b.company.is_some() {
+        after.company_name = b.company.clone();
+        filled.push("companyName");
+    }
+    if !filled.is_empty() {
+        users::refresh_derived(&mut after);
+        users::changed_columns(customer, &after)
+            .update(conn)
+            .await?;
+    }
+    Ok(filled)
+}
+
+/// Adds one booking to a customer's stats with SQL increments (no read-modify-write).
+async fn count_booking(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let today = now.date_naive();
+    user::Entity::update_many()
+        .col_expr(
+            user::Column::TotalBookings,
+            Expr::col(user::Column::TotalBookings).add(1),
+        )
+        .col_expr(
+            user::Column::FirstBookingAt,
+            Expr::col(user::Column::FirstBookingAt).if_null(now),
+        )
+        .col_expr(
+            user::Column::LastBookingAt,
+            Expr::case(Expr::col(user::Column::LastBookingAt).is_null(), now)
+                .case(Expr::col(user::Column::LastBookingAt).lt(now), now)
+                .finally(Expr::col(user::Column::LastBookingAt))
+                .into(),
+        )
+        .col_expr(
+            user::Column::LastActivityAt,
+            Expr::case(Expr::col(user::Column::LastActivityAt).lt(now), now)
+                .finally(Expr::col(user::Column::LastActivityAt))
+                .into(),
+        )
+        .col_expr(
+            user::Column::CustomerSince,
+            Expr::col(user::Column::CustomerSince).if_null(today),
+        )
+        .filter(user::Column::Id.eq(user_id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// `createBooking`, in one transaction.
+pub async fn create(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    input: CreateBookingInput,
+) -> AppResult<booking::Model> {
+    let b = clean(&input)?;
+    let places = b.attendees.len() as i32;
+    let now = Utc::now();
+    let txn = begin_write(db).await?;
+    let session = take_places(&txn, input.session_id, places, now).await?;
+    let course = course::Entity::find_by_id(session.course_id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound("course"))?;
+    let (customer, created) = find_or_create_customer(&txn, &b, actor, now).await?;
+    if customer.role != Role::Customer && !created && actor.id.is_none() {
+        // Staff can book for themselves, but the public form never reveals staff accounts.
+        tracing::info!(user = %customer.id, "public booking made with a staff email");
+    }
+    let filled = if created {
+        Vec::new()
+    } else {
+        enrich(&txn, &customer, &b).await?
+    };
+
+    let total = course.price_pence * i64::from(places);
+    let booking = booking::Model {
+        id: Uuid::now_v7(),
+        user_id: customer.id,
+        session_id: session.id,
+        reference: references::booking_reference(),
+        status: BookingStatus::Pending,
+        payment_status: if total == 0 {
+            PaymentStatus::Paid
+        } else {
+            PaymentStatus::Pending
+        },
+        unit_price_pence: course.price_pence,
+        discount_pence: 0,
+        total_amount_pence: total,
+        amount_paid_pence: 0,
+        amount_refunded_pence: 0,
+        number_of_attendees: places,
+        special_requirements: b.special_requirements.clone(),
+        contact_details: Some(json!({
+            "firstName": b.first_name, "lastName": b.last_name, "email": b.email,
+            "phone": b.phone, "company": b.company,
+        })),
+        legacy_id: None,
+        confirmation_sent: false,
+        reminder_sent: false,
+        certificate_issued: false,
+        cancelled_at: None,
+        cancellation_reason: None,
+        created_by_id: actor.id,
+        updated_by_id: actor.id,
+        created_at: now,
+        updated_at: now,
+    };
+    let booking = booking.into_active_model().reset_all().insert(&txn).await?;
+    let mut rows = Vec::with_capacity(b.attendees.len());
+    for (i, (first, last, email)) in b.attendees.iter().enumerate() {
+        let linked = if email.as_deref() == Some(b.email.as_str()) {
+            Some(customer.id)
+        } else {
+            None
+        };
+        rows.push(
+            booking_attendee::Model {
+                id: Uuid::now_v7(),
+                booking_id: booking.id,
+                user_id: linked.or_else(|| {
+                    (i == 0 && email.is_none() && *first == b.first_name && *last == b.last_name)
+                        .then_some(customer.id)
+                }),
+                first_name: first.clone(),
+                last_name: last.clone(),
+                email: email.clone(),
+                phone: None,
+                special_requirements: None,
+                created_at: now,
+            }
+            .into_active_model()
+            .reset_all(),
+        );
+    }
+    booking_attendee::Entity::insert_many(rows)
+        .exec_without_returning(&txn)
+        .await?;
+    count_booking(&txn, customer.id, now).await?;
+
+    let mut changes = audit::changes(None, Some(&booking));
+    if let Some(obj) = changes.as_object_mut() {
+        obj.insert("customerCreated".into(), json!(created));
+        obj.insert("profileFieldsFilled".into(), json!(filled));
+    }
+    audit::record(
+        &txn,
+        actor,
+        "booking.create",
+        "booking",
+        Some(booking.id),
+        Some(changes),
+    )
+    .await?;
+    if created {
+        audit::record(
+            &txn,
+            actor,
+            "user.create",
+            "user",
+            Some(customer.id),
+            Some(json!({"source": "booking"})),
+        )
+        .await?;
+    }
+    audit::log_activity(
+        &txn,
+        actor,
+        Activity {
+            user_id: customer.id,
+            activity_type: "booking_created",
+            description: Some(format!(
+                "Booked {} on {} for {} attendee(s): {}",
+                course.name,
+                session.starts_at.format("%d %b %Y"),
+                places,
+                booking.reference
+            )),
+            related: Some(("booking", booking.id)),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(booking)
+}
+
+/// Marks a live booking cancelled, frees its places and takes it off the customer's count.
+/// Runs inside the caller's transaction; the caller writes the audit row.
+pub async fn mark_cancelled(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    b: &booking::Model,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> AppResult<booking::Model> {
+    let claimed = booking::Entity::update_many()
+        .col_expr(
+            booking::Column::Status,
+            Expr::value(BookingStatus::Cancelled),
+        )
+        .col_expr(booking::Column::CancelledAt, Expr::value(now))
+        .col_expr(booking::Column::CancellationReason, Expr::value(reason))
+        .col_expr(booking::Column::UpdatedById, Expr::value(actor.id))
+        .col_expr(booking::Column::UpdatedAt, Expr::value(now))
+        .filter(booking::Column::Id.eq(b.id))
+        .filter(booking::Column::Status.ne(BookingStatus::Cancelled))
+        .exec(conn)
+        .await?;
+    if claimed.rows_affected != 1 {
+        return Err(AppError::Conflict(
+            "this booking is already cancelled".into(),
+        ));
+    }
+    course_session::Entity::update_many()
+        .col_expr(
+            course_session::Column::BookedPlaces,
+            Expr::col(course_session::Column::BookedPlaces).sub(b.number_of_attendees),
+        )
+        .filter(course_session::Column::Id.eq(b.session_id))
+        .filter(course_session::Column::Status.ne(SessionStatus::Cancelled))
+        .exec(conn)
+        .await?;
+    user::Entity::update_many()
+        .col_expr(
+            user::Column::TotalBookings,
+            Expr::col(user::Column::TotalBookings).sub(1),
+        )
+        .filter(user::Column::Id.eq(b.user_id))
+        .exec(conn)
+        .await?;
+    find(conn, b.id).await
+}
+
+/// `cancelBooking`: frees the places and keeps the customer's stats right. Money already
+/// paid stays recorded until a refund is completed.
+pub async fn cancel(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    id: Uuid,
+    reason: &str,
+) -> AppResult<booking::Model> {
+    let reason = validate::required("reason", reason, 2000)?;
+    let now = Utc::now();
+    let txn = begin_write(db).await?;
+    let before = find(&txn, id).await?;
+    let after = mark_cancelled(&txn, actor, &before, &reason, now).await?;
+    audit::record(
+        &txn,
+        actor,
+        "booking.cancel",
+        "booking",
+        Some(id),
+        Some(audit::changes(Some(&before), Some(&after))),
+    )
+    .await?;
+    audit::log_activity(
+        &txn,
+        actor,
+        Activity {
+            user_id: before.user_id,
+            activity_type: "booking_cancelled",
+            description: Some(format!("Booking {} cancelled: {reason}", before.reference)),
+            related: Some(("booking", id)),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(after)
+}
+
+/// The newest `limit + 1` bookings of each user, in one statement (a window function),
+/// newest first: what `User.bookings(first)` needs for a whole page of users at once.
+pub async fn newest_per_user(
+    conn: &impl ConnectionTrait,
+    user_ids: &[Uuid],
+    limit: u64,
+    before_id: Option<Uuid>,
+) -> Result<Vec<booking::Model>, sea_orm::DbErr> {
+    if user_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let backend = conn.get_database_backend();
+    let mut values: Vec<sea_orm::Value> = user_ids.iter().map(|id| (*id).into()).collect();
+    let placeholders = |start: usize, n: usize| -> String {
+        (start..start + n)
+            .map(|i| {
+                if backend == DbBackend::Postgres {
+                    format!("${i}")
+                } else {
+                    "?".to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut cursor_clause = String::new();
+    if let Some(before) = before_id {
+        values.push(before.into());
+        let p = placeholders(user_ids.len() + 1, 1);
+        cursor_clause = format!(" AND b.id < {p}");
+    }
+    values.push(((limit + 1) as i64).into());
+    let limit_p = placeholders(values.len(), 1);
+    let sql = format!(
+        "SELECT * FROM (SELECT b.*, ROW_NUMBER() OVER (PARTITION BY b.user_id ORDER BY b.id DESC) AS rn \
+         FROM bookings b WHERE b.user_id IN ({}){cursor_clause}) ranked WHERE rn <= {limit_p} ORDER BY user_id, id DESC",
+        placeholders(1, user_ids.len()),
+    );
+    booking::Model::find_by_statement(Statement::from_sql_and_values(backend, sql, values))
+        .all(conn)
+        .await
+}

@@ -1,0 +1,470 @@
+//! Who may do what: every operation of the schema called as an anonymous visitor, a
+//! customer, an instructor and an admin, plus the field-level guards on `User` (admin-only
+//! medical, emergency-contact and dietary fields; internal notes).
+
+use std::collections::BTreeSet;
+
+use chrono::Utc;
+use rft_users::entities::{enums::Role, user, user_note};
+use rft_users::services::users;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, error_code};
+
+/// What a caller gets back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// No errors, and the operation's result.
+    Allowed,
+    Unauthenticated,
+    Forbidden,
+}
+use Outcome::{Allowed, Forbidden, Unauthenticated};
+
+/// The callers, in the column order of the matrix.
+#[derive(Debug, Clone, Copy)]
+enum Caller {
+    Anonymous,
+    Customer,
+    Instructor,
+    Admin,
+}
+const CALLERS: [Caller; 4] = [
+    Caller::Anonymous,
+    Caller::Customer,
+    Caller::Instructor,
+    Caller::Admin,
+];
+
+/// The role matrix: what each caller gets from each operation of the schema.
+#[rustfmt::skip]
+const MATRIX: &[(&str, [Outcome; 4])] = &[
+    //                 anonymous        customer   instructor admin
+    ("me",             [Unauthenticated, Allowed,   Allowed,   Allowed]),
+    ("user",           [Unauthenticated, Forbidden, Forbidden, Allowed]),
+    ("userByEmail",    [Unauthenticated, Forbidden, Forbidden, Allowed]),
+    ("users",          [Unauthenticated, Forbidden, Forbidden, Allowed]),
+    ("createUser",     [Unauthenticated, Forbidden, Forbidden, Allowed]),
+    ("updateUser",     [Unauthenticated, Forbidden, Forbidden, Allowed]),
+    ("setUserStatus",  [Unauthenticated, Forbidden, Forbidden, Allowed]),
+    ("addUserNote",    [Unauthenticated, Forbidden, Forbidden, Allowed]),
+    ("logout",         [Unauthenticated, Allowed,   Allowed,   Allowed]),
+    ("changePassword", [Unauthenticated, Forbidden, Allowed,   Allowed]),
+    ("login",          [Allowed,         Allowed,   Allowed,   Allowed]),
+    ("refreshSession", [Allowed,         Allowed,   Allowed,   Allowed]),
+];
+
+/// How the matrix calls each operation: (root field, document, variables). Variables that
+/// are strings starting with `@` are filled in for each call (see `World::fill`).
+fn operations() -> Vec<(&'static str, &'static str, Value)> {
+    vec![
+        ("me", "{ me { id email } }", json!({})),
+        (
+            "user",
+            "query($id: UUID!) { user(id: $id) { id email } }",
+            json!({ "id": "@target" }),
+        ),
+        (
+            "userByEmail",
+            "query($email: String!) { userByEmail(email: $email) { id } }",
+            json!({ "email": "@targetEmail" }),
+        ),
+        (
+            "users",
+            "{ users(first: 5) { totalCount edges { node { id email } } } }",
+            json!({}),
+        ),
+        (
+            "createUser",
+            "mutation($input: CreateUserInput!) { createUser(input: $input) { id } }",
+            json!({ "input": { "email": "created.in.matrix@example.com", "firstName": "Mat", "lastName": "Rix" } }),
+        ),
+        (
+            "updateUser",
+            "mutation($id: UUID!) { updateUser(id: $id, input: { city: \"Leeds\" }) { id city } }",
+            json!({ "id": "@target" }),
+        ),
+        (
+            "setUserStatus",
+            "mutation($id: UUID!) { setUserStatus(id: $id, status: INACTIVE) { id status } }",
+            json!({ "id": "@target" }),
+        ),
+        (
+            "addUserNote",
+            "mutation($id: UUID!) { addUserNote(userId: $id, input: { content: \"Called about a refund\" }) { id } }",
+            json!({ "id": "@target" }),
+        ),
+        ("logout", "mutation { logout }", json!({})),
+        (
+            "changePassword",
+            "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }",
+            json!({ "c": "@password", "n": "a-brand-new-password" }),
+        ),
+        (
+            "login",
+            "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }",
+            json!({ "e": "@loginEmail", "p": "@loginPassword" }),
+        ),
+        (
+            "refreshSession",
+            "mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken } }",
+            json!({ "t": "@refreshToken" }),
+        ),
+    ]
+}
+
+/// The people of the matrix.
+struct World {
+    customer: user::Model,
+    instructor: (user::Model, String),
+    admin: (user::Model, String),
+    /// The user the admin operations act on.
+    target: user::Model,
+    /// A staff member whose credentials the public operations use.
+    loginee: (user::Model, String),
+}
+
+impl World {
+    async fn build(app: &TestApp) -> Self {
+        let (customer, _) = app.customer("customer@example.com").await;
+        let instructor = app.staff(Role::Instructor, "instructor@example.com").await;
+        let admin = app.staff(Role::Admin, "admin@example.com").await;
+        let now = Utc::now();
+        let mut t = users::blank(
+            "target@example.com".into(),
+            "Tara".into(),
+            "Target".into(),
+            now,
+        );
+        users::refresh_derived(&mut t);
+        let target = users::insert(&app.db, t).await.unwrap();
+        let loginee = app.staff(Role::Instructor, "loginee@example.com").await;
+        Self {
+            customer,
+            instructor,
+            admin,
+            target,
+            loginee,
+        }
+    }
+
+    /// A fresh session for the caller (so that `logout` in one row cannot affect another).
+    async fn token(&self, app: &TestApp, caller: Caller) -> Option<String> {
+        let u = match caller {
+            Caller::Anonymous => return None,
+            Caller::Customer => &self.customer,
+            Caller::Instructor => &self.instructor.0,
+            Caller::Admin => &self.admin.0,
+        };
+        Some(app.session_for(u).await.0)
+    }
+
+    /// Fills the `@` placeholders of a row's variables for one call.
+    async fn fill(&self, app: &TestApp, caller: Caller, variables: &Value) -> Value {
+        let mut filled = variables.clone();
+        if let Some(map) = filled.as_object_mut() {
+            for value in map.values_mut() {
+                let replacement = match value.as_str() {
+                    Some("@target") => json!(self.target.id),
+                    Some("@targetEmail") => json!("  TARGET@example.com "),
+                    Some("@loginEmail") => json!(self.loginee.0.email),
+                    Some("@loginPassword") => json!(self.loginee.1),
+                    Some("@refreshToken") => json!(app.session_for(&self.loginee.0).await.1),
+                    Some("@password") => match caller {
+                        Caller::Instructor => json!(self.instructor.1),
+                        Caller::Admin => json!(self.admin.1),
+                        _ => json!("no-password-to-give"),
+                    },
+                    _ => continue,
+                };
+                *value = replacement;
+            }
+        }
+        filled
+    }
+}
+
+/// Every row the database could gain or change through the operations of the matrix.
+async fn state(app: &TestApp, world: &World) -> (Vec<i64>, user::Model) {
+    let mut counts = Vec::new();
+    for table in [
+        "users",
+        "audit_logs",
+        "user_notes",
+        "user_activity_logs",
+        "auth_sessions",
+    ] {
+        counts.push(app.count(table).await);
+    }
+    (counts, app.user_row(world.target.id).await)
+}
+
+#[tokio::test]
+async fn every_operation_is_guarded_by_role() {
+    let app = TestApp::spawn_with(|c| c.login_rate_per_minute = 1_000).await;
+    let world = World::build(&app).await;
+    let mut failures = Vec::new();
+
+    let operations = operations();
+    assert_eq!(
+        operations.iter().map(|o| o.0).collect::<Vec<_>>(),
+        MATRIX.iter().map(|m| m.0).collect::<Vec<_>>(),
+        "every operation has one row in the matrix"
+    );
+    for ((name, query, variables), (_, expect)) in operations.iter().zip(MATRIX) {
+        for (caller, expected) in CALLERS.into_iter().zip(*expect) {
+            let token = world.token(&app, caller).await;
+            let variables = world.fill(&app, caller, variables).await;
+            let before = state(&app, &world).await;
+
+            let body = app.gql(query, variables, token.as_deref()).await;
+
+            let got = match error_code(&body) {
+                None if !body["data"][name].is_null() => Allowed,
+                Some("UNAUTHENTICATED") => Unauthenticated,
+                Some("FORBIDDEN") => Forbidden,
+                _ => {
+                    failures.push(format!("{name} as {caller:?}: unexpected answer {body}"));
+                    continue;
+                }
+            };
+            if got != expected {
+                failures.push(format!(
+                    "{name} as {caller:?}: expected {expected:?}, got {got:?}: {body}"
+                ));
+            }
+            if got != Allowed {
+                assert!(body["data"].is_null(), "{name} as {caller:?}: {body:#}");
+                let after = state(&app, &world).await;
+                if after != before {
+                    failures.push(format!(
+                        "{name} as {caller:?} was refused but changed the database"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+
+    // The admin's calls did happen.
+    let target = app.user_row(world.target.id).await;
+    assert_eq!(target.city.as_deref(), Some("Leeds"));
+    assert_eq!(
+        target.status,
+        rft_users::entities::enums::UserStatus::Inactive
+    );
+    let notes = user_note::Entity::find()
+        .filter(user_note::Column::UserId.eq(world.target.id))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(notes.len(), 1);
+    let created = users::find_by_email(&app.db, "created.in.matrix@example.com")
+        .await
+        .unwrap();
+    assert_eq!(created.unwrap().created_by_id, Some(world.admin.0.id));
+}
+
+#[tokio::test]
+async fn the_role_matrix_covers_every_operation_of_the_schema() {
+    let app = TestApp::spawn().await;
+    let data = app
+        .gql_ok(
+            "{ __schema { queryType { fields { name } } mutationType { fields { name } } } }",
+            json!({}),
+            None,
+        )
+        .await;
+    let mut served = BTreeSet::new();
+    for root in ["queryType", "mutationType"] {
+        for f in data["__schema"][root]["fields"].as_array().unwrap() {
+            served.insert(f["name"].as_str().unwrap().to_string());
+        }
+    }
+    let covered: BTreeSet<String> = MATRIX.iter().map(|m| m.0.to_string()).collect();
+    assert_eq!(covered, served, "add the new operation to the role matrix");
+}
+
+const ADMIN_ONLY_FIELDS: &[&str] = &[
+    "medicalNotes",
+    "emergencyContactName",
+    "emergencyContactPhone",
+    "emergencyContactRelationship",
+    "dietaryRequirements",
+    "hasMedicalConditions",
+    "shareMedicalWithTrainer",
+    "adminNotes",
+    "failedLoginAttempts",
+    "accountLockedUntil",
+];
+
+/// Gives a user something in every admin-only field, so a leak would show.
+async fn fill_sensitive_fields(app: &TestApp, u: &user::Model) {
+    let mut am = u.clone().into_active_model();
+    am.medical_notes = Set(Some("Severe nut allergy".into()));
+    am.emergency_contact_name = Set(Some("Pat Emergency".into()));
+    am.emergency_contact_phone = Set(Some("01632 960000".into()));
+    am.emergency_contact_relationship = Set(Some("Sibling".into()));
+    am.dietary_requirements = Set(Some("Strictly vegan".into()));
+    am.has_medical_conditions = Set(true);
+    am.notes = Set(Some("Difficult on the phone".into()));
+    am.update(&app.db).await.unwrap();
+}
+
+#[tokio::test]
+async fn customers_and_instructors_cannot_read_admin_only_fields_of_themselves() {
+    let app = TestApp::spawn().await;
+    let (customer, customer_token) = app.customer("casey@example.com").await;
+    let (instructor, instructor_token) = app.logged_in(Role::Instructor, "ian@example.com").await;
+    let (_, admin_token) = app.admin().await;
+    fill_sensitive_fields(&app, &customer).await;
+    fill_sensitive_fields(&app, &instructor).await;
+
+    for (who, token) in [
+        ("customer", &customer_token),
+        ("instructor", &instructor_token),
+    ] {
+        let mine = app
+            .gql_ok("{ me { email firstName } }", json!({}), Some(token))
+            .await;
+        assert!(mine["me"]["email"].is_string(), "{who}: {mine}");
+        for field in ADMIN_ONLY_FIELDS {
+            let body = app
+                .gql(
+                    &format!("{{ me {{ email {field} }} }}"),
+                    json!({}),
+                    Some(token),
+                )
+                .await;
+            assert_eq!(
+                error_code(&body),
+                Some("FORBIDDEN"),
+                "{who} read {field}: {body:#}"
+            );
+            assert!(
+                body["data"]["me"][field].is_null(),
+                "{who} read {field}: {body:#}"
+            );
+            let text = body.to_string();
+            for secret in [
+                "nut allergy",
+                "Pat Emergency",
+                "01632",
+                "Sibling",
+                "vegan",
+                "Difficult",
+            ] {
+                assert!(
+                    !text.contains(secret),
+                    "{who} saw {secret:?} asking for {field}: {text}"
+                );
+            }
+        }
+    }
+
+    // The same fields are there for an admin, and the rows hold them.
+    let body = app
+        .gql_ok(
+            "query($id: UUID!) { user(id: $id) { medicalNotes emergencyContactName dietaryRequirements hasMedicalConditions adminNotes } }",
+            json!({ "id": customer.id }),
+            Some(&admin_token),
+        )
+        .await;
+    assert_eq!(
+        body["user"],
+        json!({
+            "medicalNotes": "Severe nut allergy",
+            "emergencyContactName": "Pat Emergency",
+            "dietaryRequirements": "Strictly vegan",
+            "hasMedicalConditions": true,
+            "adminNotes": "Difficult on the phone",
+        })
+    );
+    let row = app.user_row(customer.id).await;
+    assert_eq!(row.medical_notes.as_deref(), Some("Severe nut allergy"));
+}
+
+#[tokio::test]
+async fn internal_notes_are_shown_to_admins_only() {
+    let app = TestApp::spawn().await;
+    let (customer, customer_token) = app.customer("casey@example.com").await;
+    let (_, admin_token) = app.admin().await;
+    let add = "mutation($id: UUID!, $c: String!, $internal: Boolean) { addUserNote(userId: $id, input: { content: $c, isInternal: $internal }) { id isInternal } }";
+    let internal = app
+        .gql_ok(
+            add,
+            json!({ "id": customer.id, "c": "Suspected duplicate bookings", "internal": true }),
+            Some(&admin_token),
+        )
+        .await;
+    let shared = app
+        .gql_ok(
+            add,
+            json!({ "id": customer.id, "c": "Thanks for the kind feedback", "internal": false }),
+            Some(&admin_token),
+        )
+        .await;
+    let defaulted = app
+        .gql_ok(
+            add,
+            json!({ "id": customer.id, "c": "Prefers morning courses", "internal": null }),
+            Some(&admin_token),
+        )
+        .await;
+    assert_eq!(
+        defaulted["addUserNote"]["isInternal"], true,
+        "notes are internal by default"
+    );
+    let notes = "{ notes { edges { node { content isInternal } } } }";
+
+    let as_customer = app
+        .gql_ok(
+            &format!("{{ me {notes} }}"),
+            json!({}),
+            Some(&customer_token),
+        )
+        .await;
+    let as_admin = app
+        .gql_ok(
+            &format!("query($id: UUID!) {{ user(id: $id) {notes} }}"),
+            json!({ "id": customer.id }),
+            Some(&admin_token),
+        )
+        .await;
+
+    assert_eq!(
+        as_customer["me"]["notes"]["edges"],
+        json!([{ "node": { "content": "Thanks for the kind feedback", "isInternal": false } }])
+    );
+    assert_eq!(
+        as_admin["user"]["notes"]["edges"],
+        json!([
+            { "node": { "content": "Prefers morning courses", "isInternal": true } },
+            { "node": { "content": "Thanks for the kind feedback", "isInternal": false } },
+            { "node": { "content": "Suspected duplicate bookings", "isInternal": true } },
+        ]),
+        "admins see every note, newest first"
+    );
+    let rows = user_note::Entity::find()
+        .filter(user_note::Column::UserId.eq(customer.id))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 3);
+    let internal_id = internal["addUserNote"]["id"].as_str().unwrap();
+    let shared_id = shared["addUserNote"]["id"].as_str().unwrap();
+    assert!(
+        rows.iter()
+            .find(|n| n.id.to_string() == internal_id)
+            .unwrap()
+            .is_internal
+    );
+    assert!(
+        !rows
+            .iter()
+            .find(|n| n.id.to_string() == shared_id)
+            .unwrap()
+            .is_internal
+    );
+}
