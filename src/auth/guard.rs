@@ -55,3 +55,62 @@ impl Guard for RoleGuard {
         }
     }
 }
+
+/// Who may read a field of a particular user.
+pub struct UserFieldGuard {
+    owner: uuid::Uuid,
+    level: UserFieldLevel,
+}
+
+enum UserFieldLevel {
+    /// Whoever was handed the object (e.g. the public booking response: id and email).
+    Anyone,
+    /// Staff, or the user themself (names and role).
+    StaffOrSelf,
+    /// Admins, or the user themself (the rest of the profile).
+    AdminOrSelf,
+}
+
+impl UserFieldGuard {
+    /// Any caller.
+    pub fn anyone() -> Self {
+        Self {
+            owner: uuid::Uuid::nil(),
+            level: UserFieldLevel::Anyone,
+        }
+    }
+
+    /// Admins, instructors, or the user `owner`.
+    pub fn staff_or_self(owner: uuid::Uuid) -> Self {
+        Self {
+            owner,
+            level: UserFieldLevel::StaffOrSelf,
+        }
+    }
+
+    /// Admins, or the user `owner`.
+    pub fn admin_or_self(owner: uuid::Uuid) -> Self {
+        Self {
+            owner,
+            level: UserFieldLevel::AdminOrSelf,
+        }
+    }
+}
+
+impl Guard for UserFieldGuard {
+    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
+        if matches!(self.level, UserFieldLevel::Anyone) {
+            return Ok(());
+        }
+        let principal = require_principal(ctx)?;
+        let allowed = principal.user_id == self.owner
+            || principal.role == Role::Admin
+            || (principal.role == Role::Instructor
+                && matches!(self.level, UserFieldLevel::StaffOrSelf));
+        if allowed {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden.into())
+        }
+    }
+}

@@ -699,6 +699,20 @@ async fn login_is_rate_limited_per_client() {
         Some("RATE_LIMITED"),
         "refreshSession shares the limit"
     );
+    // So does changePassword, where the current password could be guessed.
+    let (token, _) = app.session_for(&staff).await;
+    let change = app
+        .gql(
+            CHANGE_PASSWORD,
+            json!({ "c": password, "n": "a-long-new-password" }),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(error_code(&change), Some("RATE_LIMITED"), "{change:#}");
+    assert_eq!(
+        app.user_row(staff.id).await.password_hash,
+        row.password_hash
+    );
 }
 
 #[tokio::test]
@@ -725,4 +739,83 @@ async fn login_payload_shows_the_new_user_their_own_details() {
         "{shown} vs {stored}"
     );
     assert_eq!(body["data"]["login"]["user"]["failedLoginAttempts"], 0);
+}
+
+#[tokio::test]
+async fn login_accepts_the_email_in_any_case_and_with_stray_spaces() {
+    let app = TestApp::spawn().await;
+    let (staff, password) = app.staff(Role::Admin, "admin@example.com").await;
+
+    let body = app.login("  Admin@EXAMPLE.com ", &password).await;
+
+    assert!(body.get("errors").is_none(), "{body:#}");
+    assert_eq!(body["data"]["login"]["user"]["id"], staff.id.to_string());
+    assert_eq!(app.sessions_of(staff.id).await.len(), 1);
+}
+
+#[tokio::test]
+async fn login_success_resets_the_failure_count() {
+    let app = TestApp::spawn().await;
+    let (staff, password) = app.staff(Role::Admin, "admin@example.com").await;
+    for _ in 0..4 {
+        app.login("admin@example.com", "not-the-password").await;
+    }
+    assert_eq!(app.user_row(staff.id).await.failed_login_attempts, 4);
+
+    access(&app.login("admin@example.com", &password).await);
+    assert_eq!(app.user_row(staff.id).await.failed_login_attempts, 0);
+    app.login("admin@example.com", "not-the-password").await;
+
+    let row = app.user_row(staff.id).await;
+    assert_eq!(
+        row.failed_login_attempts, 1,
+        "five failures must be in a row"
+    );
+    assert!(row.account_locked_until.is_none());
+}
+
+#[tokio::test]
+async fn a_refresh_token_used_twice_at_once_yields_at_most_one_new_session() {
+    let app = TestApp::spawn().await;
+    let (staff, password) = app.staff(Role::Instructor, "jo@example.com").await;
+    let refresh = refresh_token(&app.login("jo@example.com", &password).await);
+
+    let (a, b) = tokio::join!(
+        app.gql(REFRESH, json!({ "t": refresh }), None),
+        app.gql(REFRESH, json!({ "t": refresh }), None),
+    );
+
+    let won: Vec<&Value> = [&a, &b]
+        .into_iter()
+        .filter(|r| r.get("errors").is_none())
+        .collect();
+    assert!(won.len() <= 1, "both refreshes succeeded: {a} / {b}");
+    for lost in [&a, &b].into_iter().filter(|r| r.get("errors").is_some()) {
+        assert_eq!(error_code(lost), Some("UNAUTHENTICATED"), "{lost:#}");
+    }
+    let usable: Vec<_> = app
+        .sessions_of(staff.id)
+        .await
+        .into_iter()
+        .filter(|s| s.revoked_at.is_none() && s.replaced_by_id.is_none())
+        .collect();
+    assert!(usable.len() <= 1, "two usable refresh tokens: {usable:#?}");
+    match (won.first(), usable.first()) {
+        // The winner's token is the one that works.
+        (Some(w), Some(live)) => {
+            let token = w["data"]["refreshSession"]["refreshToken"]
+                .as_str()
+                .unwrap();
+            assert_eq!(live.token_hash, digest(token));
+        }
+        // Or the second use counted as reuse and ended the whole session.
+        (_, None) => {
+            let sessions = app.sessions_of(staff.id).await;
+            assert!(
+                sessions.iter().all(|s| s.revoked_at.is_some()),
+                "{sessions:#?}"
+            );
+        }
+        (None, Some(live)) => panic!("nobody won, yet a token is live: {live:#?}"),
+    }
 }

@@ -4,7 +4,8 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use rft_users::app::{AppState, Application};
 use rft_users::auth::tokens::random_token;
@@ -25,6 +26,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub db: DatabaseConnection,
     pub state: AppState,
+    /// The Stripe webhook signing secret this server checks (random per test).
+    pub stripe_secret: String,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -96,11 +99,34 @@ impl TestApp {
 
     /// A server whose configuration `adjust` may change first.
     pub async fn spawn_with(adjust: impl FnOnce(&mut AppConfig)) -> Self {
+        Self::spawn_inner(adjust, None).await
+    }
+
+    /// A server whose database connection counts every SQL statement it runs into
+    /// `counter` (SeaORM's metric callback).
+    pub async fn spawn_counting(counter: Arc<AtomicUsize>) -> Self {
+        Self::spawn_inner(|_| {}, Some(counter)).await
+    }
+
+    async fn spawn_inner(
+        adjust: impl FnOnce(&mut AppConfig),
+        counter: Option<Arc<AtomicUsize>>,
+    ) -> Self {
         let (url, dir) = fresh_database().await;
         let mut config = AppConfig::new(url, Secret::new(random_token(48)));
         config.db_pool_size = 8;
+        config.stripe_webhook_secret = Some(Secret::new(format!("whsec_{}", random_token(24))));
         adjust(&mut config);
-        let app = Application::build(config, "127.0.0.1:0".parse().unwrap())
+        let mut db = rft_users::db::connect(&config.database_url, config.db_pool_size)
+            .await
+            .expect("database connects");
+        rft_users::db::migrate(&db).await.expect("migrations run");
+        if let Some(counter) = counter {
+            db.set_metric_callback(move |_| {
+                counter.fetch_add(1, Ordering::SeqCst);
+            });
+        }
+        let app = Application::with_database(db, config, "127.0.0.1:0".parse().unwrap())
             .await
             .expect("application starts");
         let addr = app.local_addr().unwrap();
@@ -108,6 +134,12 @@ impl TestApp {
         tokio::spawn(app.run_until_stopped());
         Self {
             addr,
+            stripe_secret: state
+                .config
+                .stripe_webhook_secret
+                .as_ref()
+                .map(|s| s.expose().to_string())
+                .unwrap_or_default(),
             client: reqwest::Client::builder()
                 .user_agent("rft-users-tests")
                 .build()

@@ -686,6 +686,16 @@ async fn bad_page_arguments_are_refused_naming_the_argument() {
             json!({ "after": name_cursor }),
             "after",
         ),
+        (
+            "search of 201 characters",
+            json!({ "search": "a".repeat(201) }),
+            "search",
+        ),
+        (
+            "fractions of a penny",
+            json!({ "filter": { "totalSpent": { "min": "10.005" } } }),
+            "filter.totalSpent.min",
+        ),
     ];
     for (name, args, field) in cases {
         let body = app.gql(USERS, args, Some(&token)).await;

@@ -13,6 +13,7 @@ use crate::helpers::{TestApp, error_code, error_field};
 
 const CREATE: &str = "mutation($input: CreateUserInput!) { createUser(input: $input) { id email firstName lastName role status phone postcode companyName customerType marketingConsent hasPassword createdBy { id } } }";
 const UPDATE: &str = "mutation($id: UUID!, $input: UpdateUserInput!) { updateUser(id: $id, input: $input) { id email firstName lastName phone mobile city postcode companyName marketingConsent medicalNotes } }";
+const ADD_NOTE: &str = "mutation($id: UUID!, $input: AddUserNoteInput!) { addUserNote(userId: $id, input: $input) { id } }";
 const SET_STATUS: &str =
     "mutation($id: UUID!, $s: UserStatus!) { setUserStatus(id: $id, status: $s) { id status } }";
 
@@ -602,11 +603,40 @@ async fn bad_input_is_refused_naming_the_field_and_writes_nothing() {
             code: "NOT_FOUND",
             field: None,
         },
+        Refused {
+            name: "date of birth in the future",
+            query: CREATE,
+            variables: valid(json!({ "dateOfBirth": "2999-01-01" })),
+            code: "BAD_USER_INPUT",
+            field: Some("dateOfBirth"),
+        },
+        Refused {
+            name: "blank note",
+            query: ADD_NOTE,
+            variables: json!({ "id": other, "input": { "content": "  " } }),
+            code: "BAD_USER_INPUT",
+            field: Some("content"),
+        },
+        Refused {
+            name: "note of 10,001 characters",
+            query: ADD_NOTE,
+            variables: json!({ "id": other, "input": { "content": "n".repeat(10_001) } }),
+            code: "BAD_USER_INPUT",
+            field: Some("content"),
+        },
+        Refused {
+            name: "unknown note type",
+            query: ADD_NOTE,
+            variables: json!({ "id": other, "input": { "content": "Hello", "noteType": "GOSSIP" } }),
+            code: "BAD_USER_INPUT",
+            field: Some("noteType"),
+        },
     ];
 
     let users_before = app.all_users().await;
     let audits_before = app.count("audit_logs").await;
     let activity_before = app.count("user_activity_logs").await;
+    let notes_before = app.count("user_notes").await;
     let mut failures = Vec::new();
     for case in cases {
         let body = app.gql(case.query, case.variables, Some(&token)).await;
@@ -625,6 +655,7 @@ async fn bad_input_is_refused_naming_the_field_and_writes_nothing() {
         if app.all_users().await != users_before
             || app.count("audit_logs").await != audits_before
             || app.count("user_activity_logs").await != activity_before
+            || app.count("user_notes").await != notes_before
         {
             failures.push(format!("{}: the database changed", case.name));
         }
@@ -694,4 +725,32 @@ async fn two_admins_deactivating_each_other_at_once_leave_one_active() {
         );
         survivor = active.into_iter().next().unwrap();
     }
+}
+
+#[tokio::test]
+async fn creating_the_same_email_at_once_creates_one_user() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.admin().await;
+    let users_before = app.count("users").await;
+    let emails = [
+        "race@example.com",
+        "RACE@example.com",
+        " race@example.com",
+        "Race@Example.com",
+    ];
+
+    let bodies = futures::future::join_all(emails.iter().map(|email| {
+        let input = json!({ "input": { "email": email, "firstName": "Rae", "lastName": "Race" } });
+        app.gql(CREATE, input, Some(&token))
+    }))
+    .await;
+
+    let created: Vec<_> = bodies.iter().filter(|b| error_code(b).is_none()).collect();
+    assert_eq!(created.len(), 1, "{bodies:#?}");
+    for refused in bodies.iter().filter(|b| error_code(b).is_some()) {
+        assert_eq!(error_code(refused), Some("BAD_USER_INPUT"), "{refused:#}");
+        assert_eq!(error_field(refused), Some("email"), "{refused:#}");
+    }
+    assert_eq!(app.count("users").await, users_before + 1);
+    assert_eq!(app.audit_rows("user.create").await.len(), 1);
 }

@@ -528,8 +528,9 @@ impl Booking {
             .map(Refund)
             .collect())
     }
-    /// Certificates issued from this booking.
+    /// Certificates issued from this booking (admin or the customer).
     async fn certificates(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Certificate>> {
+        admin_or(ctx, self.0.user_id)?;
         Ok(load_many::<CertificatesByBooking, _>(ctx, self.0.id)
             .await?
             .into_iter()

@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use crate::app::AppState;
-use crate::auth::guard::{RoleGuard, request_context};
+use crate::auth::guard::{RoleGuard, UserFieldGuard, request_context};
 use crate::entities::enums::{ContactMethod, CustomerType, NoteType, Role, UserStatus};
 use crate::entities::{user, user_activity_log, user_note};
 use crate::error::AppError;
@@ -30,25 +30,31 @@ fn is_admin_or_self(ctx: &Context<'_>, user_id: Uuid) -> bool {
     rc.is_admin() || rc.actor_id() == Some(user_id)
 }
 
-#[Object]
+/// Every field is for admins and the user themself unless it says otherwise.
+#[Object(guard = "UserFieldGuard::admin_or_self(self.0.id)")]
 impl User {
     /// Unique id.
+    #[graphql(guard = "UserFieldGuard::anyone()")]
     async fn id(&self) -> Uuid {
         self.0.id
     }
     /// Email address (trimmed, lowercased): the user's identity.
+    #[graphql(guard = "UserFieldGuard::anyone()")]
     async fn email(&self) -> &str {
         &self.0.email
     }
     /// First name.
+    #[graphql(guard = "UserFieldGuard::staff_or_self(self.0.id)")]
     async fn first_name(&self) -> &str {
         &self.0.first_name
     }
     /// Last name.
+    #[graphql(guard = "UserFieldGuard::staff_or_self(self.0.id)")]
     async fn last_name(&self) -> &str {
         &self.0.last_name
     }
     /// First and last name together.
+    #[graphql(guard = "UserFieldGuard::staff_or_self(self.0.id)")]
     async fn full_name(&self) -> String {
         format!("{} {}", self.0.first_name, self.0.last_name)
             .trim()
@@ -110,6 +116,7 @@ impl User {
         self.0.vat_number.as_deref()
     }
     /// Customer, admin or instructor.
+    #[graphql(guard = "UserFieldGuard::staff_or_self(self.0.id)")]
     async fn role(&self) -> Role {
         self.0.role
     }
