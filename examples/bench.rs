@@ -1,72 +1,98 @@
-//! Benchmark of the admin's user search page at scale.
+//! Benchmarks of the service at scale, against the real `rft-users` binary.
 //!
-//! Seeds a fresh database with `--users` customers (default 100,000), starts the real
-//! server on a free local port, logs in as an admin and measures
+//! The benchmark seeds a fresh database, starts `target/release/rft-users` on a free local
+//! port as a child process, logs in as an admin, and measures one scenario, first with one
+//! client (median and p99 latency), then with `--concurrency` clients (throughput). It
+//! reports the server's peak resident memory (VmHWM) at the end.
 //!
-//! ```graphql
-//! users(search: "smith", first: 50, orderBy: {field: LAST_ACTIVITY, direction: DESC}) {
-//!   totalCount edges { node { id email firstName lastName totalSpent } } }
-//! ```
-//!
-//! first with one client (median and p99 latency), then with `--concurrency` clients
-//! (throughput). Run it with a release build:
+//! Scenarios:
+//! - `search` (default): 100,000 users; the admin's search page
+//!   `users(search: "smith", first: 50, orderBy: {field: LAST_ACTIVITY, direction: DESC})
+//!    { totalCount edges { node { id email firstName lastName totalSpent } } }`.
+//! - `nested`: 100,000 users and 400,000 bookings (with sessions, payments and
+//!   certificates); the nested customer query of 50 users with their bookings, sessions,
+//!   courses, venues, payments and certificates.
+//! - `book`: `createBooking` from many clients at once, then a check that every
+//!   customer's `total_bookings` equals their bookings.
 //!
 //! ```text
-//! cargo run --release --example bench -- --users 100000
-//! cargo run --release --example bench -- --users 100000 --database-url postgres://postgres@127.0.0.1:5432/test
+//! cargo build --release && cargo run --release --example bench -- --scenario search
+//! cargo run --release --example bench -- --scenario nested --database-url postgres://postgres@127.0.0.1:5432/test
 //! ```
 //!
 //! With a PostgreSQL URL it creates (and afterwards drops) a database `rft_bench` on that
-//! server. The load generator runs in the same process as the server, so both share the
-//! machine's cores: the figures are a lower bound for the server alone.
+//! server. Load generator, server and database all share the machine's cores.
 
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{Duration as ChronoDuration, Utc};
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use rand::{Rng, SeedableRng, rngs::StdRng};
-use rft_users::app::Application;
 use rft_users::auth::tokens::random_token;
-use rft_users::config::{AppConfig, Secret};
-use rft_users::entities::{enums::*, user};
-use rft_users::services::{bootstrap, users};
-use sea_orm::{ConnectionTrait, Database, EntityTrait, IntoActiveModel, PaginatorTrait};
+use rft_users::config::Secret;
+use rft_users::entities::{enums::*, *};
+use rft_users::services::{bootstrap, demo::add_years, references, users};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, Database, DatabaseConnection, EntityTrait, IntoActiveModel,
+    PaginatorTrait,
+};
 use serde_json::{Value, json};
+use uuid::Uuid;
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    Search,
+    Nested,
+    Book,
+}
 
 #[derive(Parser)]
 struct Args {
+    /// What to measure.
+    #[arg(long, value_enum, default_value = "search")]
+    scenario: Scenario,
     /// How many users to seed.
     #[arg(long, default_value_t = 100_000)]
     users: usize,
+    /// Bookings per user (nested scenario).
+    #[arg(long, default_value_t = 4)]
+    bookings_per_user: usize,
     /// A PostgreSQL server URL; SQLite in a temporary directory when omitted.
     #[arg(long)]
     database_url: Option<String>,
+    /// Keep the SQLite database in this file (reused, unseeded, if it already has users).
+    #[arg(long)]
+    sqlite_file: Option<std::path::PathBuf>,
+    /// Keep (and reuse) the PostgreSQL benchmark database instead of recreating it.
+    #[arg(long)]
+    keep: bool,
     /// Requests measured with a single client.
     #[arg(long, default_value_t = 1000)]
     requests: usize,
     /// Concurrent clients in the throughput phase.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
-    /// Keep the SQLite database in this file (reused, unseeded, if it already has users).
-    #[arg(long)]
-    sqlite_file: Option<std::path::PathBuf>,
-    /// Database connections in the server's pool.
-    #[arg(long, default_value_t = 16)]
-    pool: u32,
     /// Length of the throughput phase, in seconds.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
 }
 
-const QUERY: &str = r#"query { users(search: "smith", first: 50, orderBy: {field: LAST_ACTIVITY, direction: DESC}) {
+const SEARCH: &str = r#"query { users(search: "smith", first: 50, orderBy: {field: LAST_ACTIVITY, direction: DESC}) {
   totalCount edges { node { id email firstName lastName totalSpent } } } }"#;
+
+const NESTED: &str = r#"query { users(first: 50) { edges { node { bookings { edges { node {
+  session { course { name } venue { name } } payments { amount } } } } certificates { expiresOn } } } } }"#;
+
+const BOOK: &str =
+    r#"mutation($i: CreateBookingInput!) { createBooking(input: $i) { reference totalAmount } }"#;
 
 const FIRST: &[&str] = &[
     "Olivia", "Jack", "Amelia", "Harry", "Isla", "Oliver", "Zoë", "George", "Siân", "Noah",
     "Emily", "Charlie", "Grace", "Thomas", "Sophie", "James", "Ava", "William", "Ruby", "Dafydd",
     "Aisha", "Mohammed", "Priya", "Connor",
 ];
-/// Common UK surnames; "Smith" is drawn about 1.3% of the time, as in the population.
+/// Common UK surnames; "Smith" is drawn 1.3% of the time, about as in the population.
 const LAST: &[&str] = &[
     "Jones",
     "Taylor",
@@ -151,59 +177,114 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// The server under test: the release binary beside this example.
+struct Server {
+    child: Child,
+    endpoint: String,
+}
+
+impl Server {
+    fn start(database_url: &str, admin_password: &str) -> anyhow::Result<Self> {
+        let exe = std::env::current_exe()?;
+        let bin = exe
+            .parent()
+            .and_then(|examples| examples.parent())
+            .map(|dir| dir.join("rft-users"))
+            .filter(|p| p.exists())
+            .ok_or_else(|| anyhow::anyhow!("build the server first: cargo build --release"))?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let data_dir = tempfile::tempdir()?.keep();
+        let child = Command::new(bin)
+            .args([
+                "serve",
+                "--no-demo-data",
+                "--bind",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .env("DATABASE_URL", database_url)
+            .env("RFT_DATA_DIR", &data_dir)
+            .env("RFT_JWT_SECRET", random_token(48))
+            .env("RFT_ADMIN_EMAIL", "bench-admin@example.com")
+            .env("RFT_ADMIN_PASSWORD", admin_password)
+            .env("RFT_LOGIN_RATE_PER_MINUTE", "1000")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()?;
+        Ok(Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}/graphql"),
+        })
+    }
+
+    /// Peak resident memory of the server so far, in MiB.
+    fn peak_rss_mib(&self) -> Option<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib / 1024.0)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let (url, _dir, pg_admin) = match &args.database_url {
         Some(server) => {
             let admin = Database::connect(server).await?;
-            admin
-                .execute_unprepared("DROP DATABASE IF EXISTS rft_bench WITH (FORCE)")
-                .await?;
-            admin
-                .execute_unprepared("CREATE DATABASE rft_bench")
-                .await?;
+            if !args.keep {
+                admin
+                    .execute_unprepared("DROP DATABASE IF EXISTS rft_bench WITH (FORCE)")
+                    .await?;
+            }
+            let _ = admin.execute_unprepared("CREATE DATABASE rft_bench").await;
             let base = server.rsplit_once('/').map(|(b, _)| b).unwrap_or(server);
             (format!("{base}/rft_bench"), None, Some(admin))
         }
-        None if args.sqlite_file.is_some() => {
-            let path = args.sqlite_file.clone().unwrap_or_default();
-            (format!("sqlite://{}?mode=rwc", path.display()), None, None)
-        }
-        None => {
-            let dir = tempfile::tempdir()?;
-            let url = format!(
-                "sqlite://{}?mode=rwc",
-                dir.path().join("bench.db").display()
-            );
-            (url, Some(dir), None)
-        }
+        None => match &args.sqlite_file {
+            Some(path) => (format!("sqlite://{}?mode=rwc", path.display()), None, None),
+            None => {
+                let dir = tempfile::tempdir()?;
+                let url = format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join("bench.db").display()
+                );
+                (url, Some(dir), None)
+            }
+        },
     };
     let backend = if pg_admin.is_some() {
         "PostgreSQL"
     } else {
         "SQLite"
     };
-    let mut config = AppConfig::new(url, Secret::new(random_token(48)));
-    config.login_rate_per_minute = 1000;
-    config.db_pool_size = args.pool;
-    let app = Application::build(config, "127.0.0.1:0".parse()?).await?;
-    let db = app.state.db.clone();
-    let addr = app.local_addr()?;
+    let db = rft_users::db::connect(&url, 4).await?;
+    rft_users::db::migrate(&db).await?;
 
     let started = Instant::now();
-    let existing = user::Entity::find().count(&db).await?;
-    if existing == 0 {
-        seed(&db, args.users).await?;
+    if user::Entity::find().count(&db).await? == 0 {
+        seed_users(&db, args.users).await?;
+        if args.scenario == Scenario::Nested {
+            seed_bookings(&db, args.bookings_per_user).await?;
+        }
     }
     if pg_admin.is_some() {
-        db.execute_unprepared("ANALYZE").await?;
+        db.execute_unprepared("VACUUM ANALYZE").await?;
     } else {
         db.execute_unprepared("PRAGMA optimize").await?;
     }
+    let bookings = booking::Entity::find().count(&db).await?;
+    let users_n = user::Entity::find().count(&db).await?;
     eprintln!(
-        "seeded {} users in {:.1}s",
-        args.users,
+        "data ready in {:.1}s: {users_n} users, {bookings} bookings",
         started.elapsed().as_secs_f64()
     );
 
@@ -217,12 +298,27 @@ async fn main() -> anyhow::Result<()> {
     )
     .await
     .map_err(|e| anyhow::anyhow!("{e}"))?;
-    tokio::spawn(app.run_until_stopped());
-
+    let booking_session = if args.scenario == Scenario::Book {
+        Some(open_session(&db).await?)
+    } else {
+        None
+    };
+    let server = Server::start(&url, &password)?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
         .build()?;
-    let endpoint = format!("http://{addr}/graphql");
+    let endpoint = server.endpoint.clone();
+    for _ in 0..100 {
+        if client
+            .get(endpoint.replace("/graphql", "/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let login: Value = client
         .post(&endpoint)
         .json(&json!({"query": "mutation($e:String!,$p:String!){login(email:$e,password:$p){accessToken}}", "variables": {"e": "bench-admin@example.com", "p": password}}))
@@ -235,54 +331,67 @@ async fn main() -> anyhow::Result<()> {
         .ok_or_else(|| anyhow::anyhow!("login failed: {login}"))?
         .to_string();
 
-    let run_one = |client: reqwest::Client, endpoint: String, token: String| async move {
+    let query = match args.scenario {
+        Scenario::Search => SEARCH,
+        Scenario::Nested => NESTED,
+        Scenario::Book => BOOK,
+    };
+    let run_one = move |client: reqwest::Client, endpoint: String, token: String, n: u64| async move {
+        let body = match booking_session {
+            Some(session) => json!({"query": query, "variables": {"i": {
+                "sessionId": session,
+                "contact": {"firstName": "Bench", "lastName": "Booker", "email": format!("booker{}@example.com", n % 5000)},
+                "attendees": [{"firstName": "Bench", "lastName": "Booker"}]
+            }}}),
+            None => json!({"query": query}),
+        };
         let t = Instant::now();
-        let body: Value = client
+        let resp: Value = client
             .post(&endpoint)
             .bearer_auth(&token)
-            .json(&json!({"query": QUERY}))
+            .json(&body)
             .send()
             .await?
             .json()
             .await?;
-        if body.get("errors").is_some() {
-            anyhow::bail!("query failed: {body}");
+        if resp.get("errors").is_some() {
+            anyhow::bail!("request failed: {resp}");
         }
-        Ok::<(Duration, Value), anyhow::Error>((t.elapsed(), body))
+        Ok::<(Duration, Value), anyhow::Error>((t.elapsed(), resp))
     };
 
-    // Warm up, and show what the query returns.
-    let (_, sample) = run_one(client.clone(), endpoint.clone(), token.clone()).await?;
-    let total = sample["data"]["users"]["totalCount"].as_i64().unwrap_or(0);
-    let page = sample["data"]["users"]["edges"]
-        .as_array()
-        .map_or(0, Vec::len);
+    let (_, sample) = run_one(client.clone(), endpoint.clone(), token.clone(), 0).await?;
+    let mut counter = 1u64;
     for _ in 0..50 {
-        run_one(client.clone(), endpoint.clone(), token.clone()).await?;
+        run_one(client.clone(), endpoint.clone(), token.clone(), counter).await?;
+        counter += 1;
     }
-
     let mut single = Vec::with_capacity(args.requests);
     for _ in 0..args.requests {
         single.push(
-            run_one(client.clone(), endpoint.clone(), token.clone())
+            run_one(client.clone(), endpoint.clone(), token.clone(), counter)
                 .await?
                 .0,
         );
+        counter += 1;
     }
     single.sort();
 
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let mut tasks = Vec::new();
-    for _ in 0..args.concurrency {
+    for c in 0..args.concurrency {
         let (client, endpoint, token) = (client.clone(), endpoint.clone(), token.clone());
+        let base = counter + (c as u64) * 1_000_000;
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
+            let mut n = base;
             while Instant::now() < deadline {
                 lat.push(
-                    run_one(client.clone(), endpoint.clone(), token.clone())
+                    run_one(client.clone(), endpoint.clone(), token.clone(), n)
                         .await?
                         .0,
                 );
+                n += 1;
             }
             Ok::<_, anyhow::Error>(lat)
         }));
@@ -294,11 +403,36 @@ async fn main() -> anyhow::Result<()> {
     }
     let elapsed = phase.elapsed();
     concurrent.sort();
+    let peak = server.peak_rss_mib();
 
-    println!(
-        "backend: {backend}; users: {}; matches for \"smith\": {total}; page: {page} rows",
-        args.users
-    );
+    match args.scenario {
+        Scenario::Search => println!(
+            "backend: {backend}; {users_n} users; matches for \"smith\": {}; page: {} rows",
+            sample["data"]["users"]["totalCount"],
+            sample["data"]["users"]["edges"]
+                .as_array()
+                .map_or(0, Vec::len)
+        ),
+        Scenario::Nested => {
+            let edges = sample["data"]["users"]["edges"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let nested: usize = edges
+                .iter()
+                .map(|e| {
+                    e["node"]["bookings"]["edges"]
+                        .as_array()
+                        .map_or(0, Vec::len)
+                })
+                .sum();
+            println!(
+                "backend: {backend}; {users_n} users, {bookings} bookings; page: {} users, {nested} bookings",
+                edges.len()
+            );
+        }
+        Scenario::Book => println!("backend: {backend}; {users_n} users before; createBooking"),
+    }
     println!(
         "1 client, {} requests: p50 {:.2} ms, p99 {:.2} ms, mean {:.2} ms",
         single.len(),
@@ -315,7 +449,14 @@ async fn main() -> anyhow::Result<()> {
         ms(percentile(&concurrent, 0.99)),
         concurrent.len(),
     );
-    if let Some(admin) = pg_admin {
+    if let Some(peak) = peak {
+        println!("server peak RSS: {peak:.1} MiB");
+    }
+    if args.scenario == Scenario::Book {
+        verify_stats(&db).await?;
+    }
+    drop(server);
+    if let Some(admin) = pg_admin.filter(|_| !args.keep) {
         db.close().await.ok();
         admin
             .execute_unprepared("DROP DATABASE IF EXISTS rft_bench WITH (FORCE)")
@@ -325,8 +466,116 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Every bench customer's `total_bookings` must equal their live bookings.
+async fn verify_stats(db: &DatabaseConnection) -> anyhow::Result<()> {
+    let sql = "SELECT COUNT(*) AS n FROM users u WHERE u.email LIKE 'booker%' AND u.total_bookings <> \
+               (SELECT COUNT(*) FROM bookings b WHERE b.user_id = u.id AND b.status <> 'cancelled')";
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            sql,
+        ))
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no row"))?;
+    let wrong: i64 = row.try_get("", "n")?;
+    let total: i64 = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM bookings b JOIN users u ON u.id = b.user_id WHERE u.email LIKE 'booker%'",
+        ))
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no row"))?
+        .try_get("", "n")?;
+    println!(
+        "bookings made: {total}; customers whose total_bookings disagrees with their bookings: {wrong}"
+    );
+    anyhow::ensure!(wrong == 0, "stats drifted");
+    Ok(())
+}
+
+/// A far-future session with room for every booking the benchmark can make.
+async fn open_session(db: &DatabaseConnection) -> anyhow::Result<Uuid> {
+    let (course, venue) = catalogue(db).await?;
+    let now = Utc::now();
+    let s = course_session::Model {
+        id: Uuid::now_v7(),
+        course_id: course[0],
+        venue_id: venue[0],
+        instructor_id: None,
+        starts_at: now + ChronoDuration::days(60),
+        ends_at: now + ChronoDuration::days(60) + ChronoDuration::hours(6),
+        capacity: 500,
+        booked_places: 0,
+        status: SessionStatus::Scheduled,
+        cancelled_at: None,
+        cancellation_reason: None,
+        created_by_id: None,
+        updated_by_id: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let mut am = s.into_active_model().reset_all();
+    am.capacity = sea_orm::Set(i32::MAX / 2);
+    Ok(am.insert(db).await?.id)
+}
+
+/// The three courses and two venues (created once).
+async fn catalogue(db: &DatabaseConnection) -> anyhow::Result<(Vec<Uuid>, Vec<Uuid>)> {
+    let existing = course::Entity::find().all(db).await?;
+    if !existing.is_empty() {
+        let venues = venue::Entity::find().all(db).await?;
+        return Ok((
+            existing.iter().map(|c| c.id).collect(),
+            venues.iter().map(|v| v.id).collect(),
+        ));
+    }
+    let now = Utc::now();
+    let mut courses = Vec::new();
+    for (name, t, price) in [
+        ("Emergency First Aid at Work", CourseType::Efaw, 7500),
+        ("First Aid at Work", CourseType::Faw, 9500),
+        ("Paediatric First Aid", CourseType::Paediatric, 8500),
+    ] {
+        let c = course::Model {
+            id: Uuid::now_v7(),
+            name: name.into(),
+            description: None,
+            course_type: t,
+            duration_hours: 6,
+            price_pence: price,
+            max_capacity: 12,
+            certification_validity_years: 3,
+            is_active: true,
+            created_by_id: None,
+            updated_by_id: None,
+            created_at: now,
+            updated_at: now,
+        };
+        courses.push(c.into_active_model().reset_all().insert(db).await?.id);
+    }
+    let mut venues = Vec::new();
+    for name in ["Leeds City Centre Training Venue", "York Conference Centre"] {
+        let v = venue::Model {
+            id: Uuid::now_v7(),
+            name: name.into(),
+            address_line_1: None,
+            address_line_2: None,
+            city: None,
+            postcode: None,
+            capacity: Some(20),
+            facilities: None,
+            parking_info: None,
+            is_active: true,
+            created_at: now,
+            updated_at: now,
+        };
+        venues.push(v.into_active_model().reset_all().insert(db).await?.id);
+    }
+    Ok((courses, venues))
+}
+
 /// Inserts `n` customers in batches, with plausible names, phones, companies and stats.
-async fn seed(db: &sea_orm::DatabaseConnection, n: usize) -> anyhow::Result<()> {
+async fn seed_users(db: &DatabaseConnection, n: usize) -> anyhow::Result<()> {
     let mut rng = StdRng::seed_from_u64(42);
     let now = Utc::now();
     let mut batch = Vec::with_capacity(500);
@@ -355,11 +604,141 @@ async fn seed(db: &sea_orm::DatabaseConnection, n: usize) -> anyhow::Result<()> 
         m.last_activity_at = created + ChronoDuration::minutes(rng.gen_range(0..(365 * 24 * 60)));
         m.marketing_consent = rng.gen_bool(0.4);
         users::refresh_derived(&mut m);
-        batch.push(sea_orm::ActiveModelTrait::reset_all(m.into_active_model()));
+        batch.push(m.into_active_model().reset_all());
         if batch.len() == 500 || i + 1 == n {
             user::Entity::insert_many(std::mem::take(&mut batch))
-                .exec(db)
+                .exec_without_returning(db)
                 .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Gives every customer `per_user` bookings on past sessions, each with a payment and,
+/// for one booking in two, a certificate.
+async fn seed_bookings(db: &DatabaseConnection, per_user: usize) -> anyhow::Result<()> {
+    let (courses, venues) = catalogue(db).await?;
+    let now = Utc::now();
+    let mut sessions = Vec::new();
+    for i in 0..200i64 {
+        let starts = now - ChronoDuration::days(3 + i * 5);
+        let s = course_session::Model {
+            id: Uuid::now_v7(),
+            course_id: courses[(i % 3) as usize],
+            venue_id: venues[(i % 2) as usize],
+            instructor_id: None,
+            starts_at: starts,
+            ends_at: starts + ChronoDuration::hours(6),
+            capacity: 100_000,
+            booked_places: 0,
+            status: SessionStatus::Completed,
+            cancelled_at: None,
+            cancellation_reason: None,
+            created_by_id: None,
+            updated_by_id: None,
+            created_at: starts,
+            updated_at: starts,
+        };
+        sessions.push(s.into_active_model().reset_all().insert(db).await?);
+    }
+    let user_ids: Vec<Uuid> = user::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|u| u.id)
+        .collect();
+    let mut rng = StdRng::seed_from_u64(7);
+    let (mut bookings, mut payments, mut certs) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, user_id) in user_ids.iter().enumerate() {
+        for b in 0..per_user {
+            let s = &sessions[rng.gen_range(0..sessions.len())];
+            let price =
+                [7500, 9500, 8500][courses.iter().position(|c| *c == s.course_id).unwrap_or(0)];
+            let at = s.starts_at - ChronoDuration::days(rng.gen_range(1..30));
+            let bk = booking::Model {
+                id: Uuid::now_v7(),
+                user_id: *user_id,
+                session_id: s.id,
+                reference: references::booking_reference(),
+                status: BookingStatus::Completed,
+                payment_status: PaymentStatus::Paid,
+                unit_price_pence: price,
+                discount_pence: 0,
+                total_amount_pence: price,
+                amount_paid_pence: price,
+                amount_refunded_pence: 0,
+                number_of_attendees: 1,
+                special_requirements: None,
+                contact_details: None,
+                legacy_id: None,
+                confirmation_sent: true,
+                reminder_sent: true,
+                certificate_issued: b % 2 == 0,
+                cancelled_at: None,
+                cancellation_reason: None,
+                created_by_id: None,
+                updated_by_id: None,
+                created_at: at,
+                updated_at: at,
+            };
+            payments.push(
+                payment::Model {
+                    id: Uuid::now_v7(),
+                    booking_id: bk.id,
+                    user_id: *user_id,
+                    stripe_payment_intent_id: None,
+                    amount_pence: price,
+                    currency: "GBP".into(),
+                    status: PaymentRecordStatus::Succeeded,
+                    method: PaymentMethod::Card,
+                    recorded_by_id: None,
+                    paid_at: Some(at),
+                    created_at: at,
+                    updated_at: at,
+                }
+                .into_active_model()
+                .reset_all(),
+            );
+            if b % 2 == 0 {
+                let issued = s.starts_at.date_naive();
+                certs.push(
+                    certificate::Model {
+                        id: Uuid::now_v7(),
+                        booking_id: bk.id,
+                        attendee_id: None,
+                        user_id: *user_id,
+                        course_id: s.course_id,
+                        session_id: Some(s.id),
+                        certificate_number: format!("BENCH-{i}-{b}"),
+                        holder_name: "Bench Holder".into(),
+                        issued_on: issued,
+                        expires_on: add_years(issued, 3),
+                        status: CertificateStatus::Active,
+                        revoked_at: None,
+                        revocation_reason: None,
+                        issued_by_id: None,
+                        pdf_url: None,
+                        created_at: at,
+                        updated_at: at,
+                    }
+                    .into_active_model()
+                    .reset_all(),
+                );
+            }
+            bookings.push(bk.into_active_model().reset_all());
+        }
+        if bookings.len() >= 400 || i + 1 == user_ids.len() {
+            booking::Entity::insert_many(std::mem::take(&mut bookings))
+                .exec_without_returning(db)
+                .await?;
+            payment::Entity::insert_many(std::mem::take(&mut payments))
+                .exec_without_returning(db)
+                .await?;
+            if !certs.is_empty() {
+                certificate::Entity::insert_many(std::mem::take(&mut certs))
+                    .exec_without_returning(db)
+                    .await?;
+            }
         }
     }
     Ok(())

@@ -49,6 +49,15 @@ fn assert_login_refused(body: &Value) {
     assert!(body["data"].is_null(), "{body:#}");
 }
 
+/// Whether `login` hands out an access token that works (whatever else the payload says).
+pub async fn can_log_in(app: &TestApp, email: &str, password: &str) -> bool {
+    let body = app.login(email, password).await;
+    match body["data"]["login"]["accessToken"].as_str() {
+        Some(token) => me_code(app, token).await.is_none(),
+        None => false,
+    }
+}
+
 async fn me_code(app: &TestApp, token: &str) -> Option<String> {
     let body = app.gql(ME, json!({}), Some(token)).await;
     error_code(&body).map(str::to_string)
@@ -192,10 +201,8 @@ async fn login_works_again_once_the_lock_has_expired() {
     am.account_locked_until = Set(Some(Utc::now() - Duration::minutes(1)));
     am.update(&app.db).await.unwrap();
 
-    let body = app.login("admin@example.com", &password).await;
+    assert!(can_log_in(&app, "admin@example.com", &password).await);
 
-    assert!(body.get("errors").is_none(), "{body:#}");
-    assert_eq!(me_code(&app, &access(&body)).await, None);
     let row = app.user_row(staff.id).await;
     assert_eq!(row.failed_login_attempts, 0);
     assert!(row.account_locked_until.is_none());
@@ -409,10 +416,9 @@ async fn change_password_with_a_wrong_current_password_is_refused() {
     assert_eq!(error_field(&body), Some("currentPassword"));
     assert_eq!(app.user_row(staff.id).await.password_hash, hash_before);
     assert!(app.audit_rows("auth.change_password").await.is_empty());
-    let old_still_works = app.login("jo@example.com", &password).await;
     assert!(
-        old_still_works.get("errors").is_none(),
-        "{old_still_works:#}"
+        can_log_in(&app, "jo@example.com", &password).await,
+        "the old password still works"
     );
 }
 
@@ -465,8 +471,7 @@ async fn change_password_replaces_the_password_and_ends_other_sessions() {
         Some("UNAUTHENTICATED")
     );
     assert_login_refused(&app.login("jo@example.com", &old_password).await);
-    let fresh = app.login("jo@example.com", new_password).await;
-    assert!(fresh.get("errors").is_none(), "{fresh:#}");
+    assert!(can_log_in(&app, "jo@example.com", new_password).await);
     let row = app.user_row(staff.id).await;
     assert_ne!(row.password_hash, hash_before);
     assert!(row.password_changed_at.is_some());
@@ -716,29 +721,47 @@ async fn login_is_rate_limited_per_client() {
 }
 
 #[tokio::test]
-async fn login_payload_shows_the_new_user_their_own_details() {
+async fn login_and_refresh_payloads_show_the_user_their_own_profile() {
     let app = TestApp::spawn().await;
     let (staff, password) = app.staff(Role::Admin, "admin@example.com").await;
+    let fields = "user { id email firstName role lastLoginAt failedLoginAttempts }";
 
-    let body = app
+    let login = app
         .gql(
-            "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { user { id lastLoginAt failedLoginAttempts } } }",
+            &format!("mutation($e: String!, $p: String!) {{ login(email: $e, password: $p) {{ refreshToken {fields} }} }}"),
             json!({ "e": "admin@example.com", "p": password }),
             None,
         )
         .await;
+    let refresh = login["data"]["login"]["refreshToken"]
+        .as_str()
+        .map(str::to_string);
+    let refreshed = app
+        .gql(
+            &format!("mutation($t: String!) {{ refreshSession(refreshToken: $t) {{ {fields} }} }}"),
+            json!({ "t": refresh.unwrap_or_default() }),
+            None,
+        )
+        .await;
 
-    // `lastLoginAt` is "admin or the user themself" and `failedLoginAttempts` "admin only":
-    // the logged-in admin is both, so the payload must show them like `me` does.
-    assert!(body.get("errors").is_none(), "{body:#}");
-    let row = app.user_row(staff.id).await;
-    let shown = time(&body["data"]["login"]["user"]["lastLoginAt"]);
-    let stored = row.last_login_at.unwrap();
-    assert!(
-        (shown - stored).num_seconds().abs() < 1,
-        "{shown} vs {stored}"
-    );
-    assert_eq!(body["data"]["login"]["user"]["failedLoginAttempts"], 0);
+    // The payload's user is the caller from now on: an admin, and themself. Everything
+    // `me` would show them (names, role: "admin or the user themself"; failed logins:
+    // "admin only") must be in the payload, not refused as if they were a stranger.
+    let stored = app.user_row(staff.id).await;
+    for (name, body) in [("login", &login), ("refreshSession", &refreshed)] {
+        assert!(body.get("errors").is_none(), "{name}: {body:#}");
+        let user = &body["data"][name]["user"];
+        assert_eq!(user["id"], staff.id.to_string(), "{name}");
+        assert_eq!(user["firstName"], "Test", "{name}");
+        assert_eq!(user["role"], "ADMIN", "{name}");
+        assert_eq!(user["failedLoginAttempts"], 0, "{name}");
+        let shown = time(&user["lastLoginAt"]);
+        let last_login = stored.last_login_at.unwrap();
+        assert!(
+            (shown - last_login).num_seconds().abs() < 1,
+            "{name}: {shown} vs {last_login}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -746,10 +769,9 @@ async fn login_accepts_the_email_in_any_case_and_with_stray_spaces() {
     let app = TestApp::spawn().await;
     let (staff, password) = app.staff(Role::Admin, "admin@example.com").await;
 
-    let body = app.login("  Admin@EXAMPLE.com ", &password).await;
+    let logged_in = can_log_in(&app, "  Admin@EXAMPLE.com ", &password).await;
 
-    assert!(body.get("errors").is_none(), "{body:#}");
-    assert_eq!(body["data"]["login"]["user"]["id"], staff.id.to_string());
+    assert!(logged_in);
     assert_eq!(app.sessions_of(staff.id).await.len(), 1);
 }
 

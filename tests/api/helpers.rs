@@ -342,3 +342,192 @@ pub fn error_field(body: &Value) -> Option<&str> {
 pub fn error_message(body: &Value) -> Option<&str> {
     body["errors"][0]["message"].as_str()
 }
+
+// ---------------------------------------------------------------------------------------
+// The booking side: catalogue set-up through the admin API, bookings, and signed Stripe
+// webhook calls.
+
+/// The `Booking` fields the booking tests read back from mutations.
+pub const BOOKING_FIELDS: &str = "id reference status paymentStatus unitPrice totalAmount amountPaid amountRefunded balanceDue numberOfAttendees specialRequirements cancelledAt cancellationReason attendees { id firstName lastName email }";
+
+/// A UUID read from a JSON string.
+pub fn uuid_of(v: &Value) -> Uuid {
+    v.as_str()
+        .unwrap_or_else(|| panic!("not an id: {v}"))
+        .parse()
+        .unwrap_or_else(|e| panic!("not a UUID ({e}): {v}"))
+}
+
+/// Whether `s` has the documented booking reference shape: `RFT-` and 5-5-3 characters of
+/// Crockford base32 (digits and capitals without I, L, O or U).
+pub fn is_booking_reference(s: &str) -> bool {
+    let crockford = |c: char| c.is_ascii_digit() || (c.is_ascii_uppercase() && !"ILOU".contains(c));
+    let Some(rest) = s.strip_prefix("RFT-") else {
+        return false;
+    };
+    let groups: Vec<&str> = rest.split('-').collect();
+    groups.len() == 3
+        && groups.iter().map(|g| g.len()).eq([5, 5, 3])
+        && groups.iter().all(|g| g.chars().all(crockford))
+}
+
+/// A `Stripe-Signature` header for `body`, signed now with `secret`.
+pub fn sign_stripe(secret: &str, body: &[u8]) -> String {
+    rft_users::webhooks::sign(secret, body, chrono::Utc::now())
+}
+
+impl TestApp {
+    /// Creates a course through the API (6 hours, 12 places, certificates valid 3 years).
+    pub async fn create_course(
+        &self,
+        token: &str,
+        name: &str,
+        course_type: &str,
+        price: &str,
+    ) -> Uuid {
+        let data = self
+            .gql_ok(
+                "mutation($input: CreateCourseInput!) { createCourse(input: $input) { id } }",
+                json!({ "input": {
+                    "name": name, "courseType": course_type, "durationHours": 6, "price": price,
+                    "maxCapacity": 12, "certificationValidityYears": 3,
+                } }),
+                Some(token),
+            )
+            .await;
+        uuid_of(&data["createCourse"]["id"])
+    }
+
+    /// Creates a venue through the API.
+    pub async fn create_venue(&self, token: &str, name: &str) -> Uuid {
+        let data = self
+            .gql_ok(
+                "mutation($input: CreateVenueInput!) { createVenue(input: $input) { id } }",
+                json!({ "input": { "name": name, "city": "Leeds", "postcode": "LS1 4AP" } }),
+                Some(token),
+            )
+            .await;
+        uuid_of(&data["createVenue"]["id"])
+    }
+
+    /// Schedules a six-hour session starting `days_ahead` days from now, through the API.
+    pub async fn create_session(
+        &self,
+        token: &str,
+        course_id: Uuid,
+        venue_id: Uuid,
+        instructor_id: Option<Uuid>,
+        days_ahead: i64,
+        capacity: Option<i32>,
+    ) -> Uuid {
+        let starts = chrono::Utc::now() + chrono::Duration::days(days_ahead);
+        let data = self
+            .gql_ok(
+                "mutation($input: CreateCourseSessionInput!) { createCourseSession(input: $input) { id } }",
+                json!({ "input": {
+                    "courseId": course_id, "venueId": venue_id, "instructorId": instructor_id,
+                    "startsAt": starts.to_rfc3339(),
+                    "endsAt": (starts + chrono::Duration::hours(6)).to_rfc3339(),
+                    "capacity": capacity,
+                } }),
+                Some(token),
+            )
+            .await;
+        uuid_of(&data["createCourseSession"]["id"])
+    }
+
+    /// Moves a session directly in the database to start `days_from_now` days from now
+    /// (negative for the past), six hours long: how tests get sessions that have happened.
+    pub async fn move_session(&self, session_id: Uuid, days_from_now: i64) {
+        use rft_users::entities::course_session;
+        use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
+        let row = course_session::Entity::find_by_id(session_id)
+            .one(&self.db)
+            .await
+            .unwrap()
+            .expect("session row exists");
+        let starts = chrono::Utc::now() + chrono::Duration::days(days_from_now);
+        let mut am = row.into_active_model();
+        am.starts_at = Set(starts);
+        am.ends_at = Set(starts + chrono::Duration::hours(6));
+        am.update(&self.db).await.unwrap();
+    }
+
+    /// Sends `createBooking` for `attendees` people (the first is the contact) with `token`
+    /// (`None`: the public website); returns the whole response body.
+    pub async fn book(
+        &self,
+        token: Option<&str>,
+        session_id: Uuid,
+        email: &str,
+        attendees: usize,
+    ) -> Value {
+        let people: Vec<Value> = (0..attendees)
+            .map(|i| {
+                if i == 0 {
+                    json!({ "firstName": "Casey", "lastName": "Booker" })
+                } else {
+                    json!({ "firstName": format!("Guest{i}"), "lastName": "Attendee" })
+                }
+            })
+            .collect();
+        self.gql(
+            &format!(
+                "mutation($input: CreateBookingInput!) {{ createBooking(input: $input) {{ {BOOKING_FIELDS} }} }}"
+            ),
+            json!({ "input": {
+                "sessionId": session_id,
+                "contact": { "firstName": "Casey", "lastName": "Booker", "email": email },
+                "attendees": people,
+            } }),
+            token,
+        )
+        .await
+    }
+
+    /// `book` that must succeed; returns the booking.
+    pub async fn book_ok(
+        &self,
+        token: Option<&str>,
+        session_id: Uuid,
+        email: &str,
+        attendees: usize,
+    ) -> Value {
+        let body = self.book(token, session_id, email, attendees).await;
+        assert!(body.get("errors").is_none(), "booking failed: {body:#}");
+        body["data"]["createBooking"].clone()
+    }
+
+    /// Records a payment through the API (admin token); returns the whole response body.
+    pub async fn pay(&self, token: &str, booking_id: Uuid, amount: &str, method: &str) -> Value {
+        self.gql(
+            "mutation($input: RecordPaymentInput!) { recordPayment(input: $input) { id amount method status booking { id status paymentStatus amountPaid balanceDue } } }",
+            json!({ "input": { "bookingId": booking_id, "amount": amount, "method": method } }),
+            Some(token),
+        )
+        .await
+    }
+
+    /// POSTs a raw body to the Stripe webhook with the given `Stripe-Signature` header (or
+    /// none); returns the status code and the JSON answer.
+    pub async fn stripe_webhook(&self, body: &[u8], signature: Option<&str>) -> (u16, Value) {
+        let mut req = self
+            .client
+            .post(self.url("/webhooks/stripe"))
+            .header("content-type", "application/json")
+            .body(body.to_vec());
+        if let Some(sig) = signature {
+            req = req.header("stripe-signature", sig);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// POSTs a Stripe event correctly signed with this server's secret.
+    pub async fn stripe_event(&self, event: &Value) -> (u16, Value) {
+        let body = serde_json::to_vec(event).unwrap();
+        let sig = sign_stripe(&self.stripe_secret, &body);
+        self.stripe_webhook(&body, Some(&sig)).await
+    }
+}

@@ -3,7 +3,13 @@
 
 mod helpers;
 
+mod attendance;
 mod auth;
+mod bookings;
+mod concurrency;
+mod examples;
+mod graph;
+mod money;
 mod roles;
 mod schema;
 mod search;

@@ -146,6 +146,12 @@ fn set(emails: &[&str]) -> BTreeSet<String> {
     emails.iter().map(|e| e.to_string()).collect()
 }
 
+/// A seeded user's row.
+async fn row_of(app: &TestApp, email: &str) -> user::Model {
+    let all = app.all_users().await;
+    all.into_iter().find(|u| u.email == email).unwrap()
+}
+
 /// Every user the search can show by default (not merged), straight from the database.
 async fn visible(app: &TestApp) -> Vec<user::Model> {
     app.all_users()
@@ -759,20 +765,8 @@ async fn merged_users_are_hidden_unless_asked_for() {
 #[tokio::test]
 async fn search_follows_profile_updates() {
     let (app, token) = seeded().await;
-    let find = |email: &'static str| {
-        let app = &app;
-        async move {
-            visible(app)
-                .await
-                .into_iter()
-                .find(|u| u.email == email)
-                .unwrap()
-        }
-    };
-    let (ivy, alice) = (
-        find("ivy.lee@example.com").await,
-        find("alice.smith@example.com").await,
-    );
+    let ivy = row_of(&app, "ivy.lee@example.com").await;
+    let alice = row_of(&app, "alice.smith@example.com").await;
     let update = "mutation($id: UUID!, $input: UpdateUserInput!) { updateUser(id: $id, input: $input) { id } }";
 
     app.gql_ok(update, json!({ "id": ivy.id, "input": { "lastName": "Chen", "companyName": "Globex", "mobile": "07700 900999" } }), Some(&token))
