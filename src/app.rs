@@ -113,9 +113,9 @@ async fn graphql(
     request: GraphQLBatchRequest,
 ) -> GraphQLResponse {
     let state = &shared.state;
-    let context = RequestContext {
-        caller: caller(state, &headers).await,
-        meta: RequestMeta {
+    let context = RequestContext::new(
+        caller(state, &headers).await,
+        RequestMeta {
             ip: client_ip(
                 state.config.trust_proxy,
                 &headers,
@@ -126,7 +126,7 @@ async fn graphql(
                 .and_then(|v| v.to_str().ok())
                 .map(|s| s.chars().take(500).collect()),
         },
-    };
+    );
     let mut batch = request.into_inner();
     for req in batch.iter_mut() {
         loaders::register(req, &state.db);

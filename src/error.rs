@@ -118,8 +118,9 @@ pub fn normalise_errors(errors: &mut [async_graphql::ServerError]) {
         if has_code {
             continue;
         }
-        let field = quoted_name_after(&err.message, "argument")
-            .or_else(|| quoted_name_after(&err.message, "variable"));
+        let field = ["argument", "Variable", "variable"]
+            .iter()
+            .find_map(|k| quoted_name_after(&err.message, k));
         let ext = err.extensions.get_or_insert_with(Default::default);
         ext.set("code", "BAD_USER_INPUT");
         if let Some(field) = field {
@@ -150,7 +151,7 @@ mod tests {
             Some("status")
         );
         let msg = r#"Variable "$input" got invalid value"#;
-        assert_eq!(quoted_name_after(msg, "Variable"), None);
+        assert_eq!(quoted_name_after(msg, "Variable").as_deref(), Some("input"));
         assert_eq!(quoted_name_after(msg, "argument"), None);
     }
 

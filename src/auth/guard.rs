@@ -56,7 +56,8 @@ impl Guard for RoleGuard {
     }
 }
 
-/// Who may read a field of a particular user.
+/// Who may read a field of a particular user. Checked against the viewer: the caller, or
+/// the user of a session the same request just started (a `login` payload).
 pub struct UserFieldGuard {
     owner: uuid::Uuid,
     level: UserFieldLevel,
@@ -69,6 +70,8 @@ enum UserFieldLevel {
     StaffOrSelf,
     /// Admins, or the user themself (the rest of the profile).
     AdminOrSelf,
+    /// Admins only (medical, emergency contact, internal fields).
+    AdminOnly,
 }
 
 impl UserFieldGuard {
@@ -95,6 +98,14 @@ impl UserFieldGuard {
             level: UserFieldLevel::AdminOrSelf,
         }
     }
+
+    /// Admins only.
+    pub fn admin_only() -> Self {
+        Self {
+            owner: uuid::Uuid::nil(),
+            level: UserFieldLevel::AdminOnly,
+        }
+    }
 }
 
 impl Guard for UserFieldGuard {
@@ -102,11 +113,23 @@ impl Guard for UserFieldGuard {
         if matches!(self.level, UserFieldLevel::Anyone) {
             return Ok(());
         }
-        let principal = require_principal(ctx)?;
-        let allowed = principal.user_id == self.owner
-            || principal.role == Role::Admin
-            || (principal.role == Role::Instructor
-                && matches!(self.level, UserFieldLevel::StaffOrSelf));
+        let Some(viewer) = request_context(ctx).viewer() else {
+            return Err(require_principal(ctx)
+                .err()
+                .unwrap_or(AppError::Forbidden)
+                .into());
+        };
+        let allowed = match self.level {
+            UserFieldLevel::Anyone => true,
+            UserFieldLevel::AdminOnly => viewer.role == Role::Admin,
+            UserFieldLevel::AdminOrSelf => {
+                viewer.role == Role::Admin || viewer.user_id == self.owner
+            }
+            UserFieldLevel::StaffOrSelf => {
+                matches!(viewer.role, Role::Admin | Role::Instructor)
+                    || viewer.user_id == self.owner
+            }
+        };
         if allowed {
             Ok(())
         } else {

@@ -42,9 +42,35 @@ pub struct RequestMeta {
 pub struct RequestContext {
     pub caller: Caller,
     pub meta: RequestMeta,
+    /// A session this request itself started (`login`, `refreshSession`): its user may read
+    /// their own profile in the mutation's payload, though the request carried no token.
+    pub issued: std::sync::Arc<std::sync::Mutex<Option<Principal>>>,
 }
 
 impl RequestContext {
+    /// A context for a caller, with no session issued yet.
+    pub fn new(caller: Caller, meta: RequestMeta) -> Self {
+        Self {
+            caller,
+            meta,
+            issued: Default::default(),
+        }
+    }
+
+    /// Who is reading: the caller, or else the user of a session this request started.
+    pub fn viewer(&self) -> Option<Principal> {
+        self.principal()
+            .cloned()
+            .or_else(|| self.issued.lock().ok().and_then(|p| p.clone()))
+    }
+
+    /// Records the session a `login` or `refreshSession` in this request started.
+    pub fn set_issued(&self, principal: Principal) {
+        if let Ok(mut slot) = self.issued.lock() {
+            *slot = Some(principal);
+        }
+    }
+
     /// The principal, if the request is authenticated.
     pub fn principal(&self) -> Option<&Principal> {
         match &self.caller {

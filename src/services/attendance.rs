@@ -43,17 +43,29 @@ pub async fn attendees(
         .collect())
 }
 
+/// One attendee's attendance, as marked by the instructor.
+pub struct Marking {
+    pub session_id: Uuid,
+    pub attendee_id: Uuid,
+    pub status: AttendanceStatus,
+    pub passed_assessment: Option<bool>,
+    pub feedback: Option<String>,
+}
+
 /// `markAttendance`: records (or corrects) one attendee's attendance.
 pub async fn mark(
     db: &DatabaseConnection,
     principal: &Principal,
     actor: &Actor,
-    session_id: Uuid,
-    attendee_id: Uuid,
-    status: AttendanceStatus,
-    passed_assessment: Option<bool>,
-    feedback: Option<String>,
+    marking: Marking,
 ) -> AppResult<attendance_record::Model> {
+    let Marking {
+        session_id,
+        attendee_id,
+        status,
+        passed_assessment,
+        feedback,
+    } = marking;
     let feedback = validate::optional("feedback", feedback.as_deref(), 5000)?;
     let txn = begin_write(db).await?;
     let session = catalogue::find_session(&txn, session_id).await?;

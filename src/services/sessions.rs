@@ -31,6 +31,8 @@ pub struct Issued {
     pub refresh_token: String,
     pub expires_at: DateTime<Utc>,
     pub user: user::Model,
+    /// The session family the tokens belong to.
+    pub session_family: Uuid,
 }
 
 fn invalid_credentials() -> AppError {
@@ -167,6 +169,7 @@ pub async fn start_session(
         refresh_token,
         expires_at,
         user,
+        session_family: family,
     })
 }
 
@@ -336,6 +339,7 @@ pub async fn refresh(
         refresh_token: new_token,
         expires_at,
         user,
+        session_family: session.family_id,
     })
 }
 

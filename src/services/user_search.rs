@@ -64,7 +64,7 @@ pub struct UserPage {
 /// How `totalCount` is computed.
 pub enum CountPlan {
     /// Count the rows of the filtered query.
-    Rows(Select<user::Entity>),
+    Rows(Box<Select<user::Entity>>),
     /// SQLite, a text search and no filters: count the FTS index's matches and subtract the
     /// merged profiles among them, without reading every matching user row.
     FtsMatches(String),
@@ -176,7 +176,7 @@ fn count_plan(
         && !f.include_merged.unwrap_or(false);
     match search.map(|text| fts_query(backend, text)) {
         Some((Some(q), false)) if unfiltered => CountPlan::FtsMatches(q),
-        _ => CountPlan::Rows(base),
+        _ => CountPlan::Rows(Box::new(base)),
     }
 }
 

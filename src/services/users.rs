@@ -5,7 +5,7 @@ use async_graphql::MaybeUndefined;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveEnum, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, Iterable, ModelTrait, PaginatorTrait, QueryFilter, Set,
+    IntoActiveModel, Iterable, ModelTrait, PaginatorTrait, QueryFilter, QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -285,12 +285,20 @@ async fn keep_an_admin(conn: &impl ConnectionTrait, user: &user::Model) -> AppRe
     if user.role != Role::Admin || user.status != UserStatus::Active {
         return Ok(());
     }
-    let others = user::Entity::find()
+    // Lock every active admin row (PostgreSQL) so two admins cannot demote or suspend each
+    // other at the same moment; SQLite write transactions are serial already.
+    let mut admins = user::Entity::find()
         .filter(user::Column::Role.eq(Role::Admin))
-        .filter(user::Column::Status.eq(UserStatus::Active))
-        .filter(user::Column::Id.ne(user.id))
-        .count(conn)
-        .await?;
+        .filter(user::Column::Status.eq(UserStatus::Active));
+    if conn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        admins = admins.lock_exclusive();
+    }
+    let others = admins
+        .all(conn)
+        .await?
+        .into_iter()
+        .filter(|a| a.id != user.id)
+        .count();
     if others == 0 {
         return Err(AppError::Conflict(
             "this is the last active admin; appoint another first".into(),
@@ -570,10 +578,10 @@ pub async fn add_note(
     .insert(&txn)
     .await?;
     let mut changes = audit::changes(None, Some(&note));
-    if note_type == NoteType::Medical {
-        if let Some(content) = changes.get_mut("content") {
-            content["after"] = audit::REDACTED.into();
-        }
+    if note_type == NoteType::Medical
+        && let Some(content) = changes.get_mut("content")
+    {
+        content["after"] = audit::REDACTED.into();
     }
     audit::record(
         &txn,

@@ -3,6 +3,7 @@
 use async_graphql::{Context, Object};
 
 use crate::app::AppState;
+use crate::auth::Principal;
 use crate::auth::guard::{RoleGuard, request_context, require_principal};
 use crate::graphql::types::auth::AuthPayload;
 use crate::services::audit::Actor;
@@ -11,6 +12,15 @@ use crate::services::sessions;
 /// Login, token refresh, logout and password change.
 #[derive(Default)]
 pub struct AuthMutation;
+
+/// Lets the payload of a login or refresh show the new session's user their own profile.
+fn mark_issued(ctx: &Context<'_>, issued: &sessions::Issued) {
+    request_context(ctx).set_issued(Principal {
+        user_id: issued.user.id,
+        role: issued.user.role,
+        session_family: issued.session_family,
+    });
+}
 
 fn rate_key(ctx: &Context<'_>) -> String {
     request_context(ctx)
@@ -42,6 +52,7 @@ impl AuthMutation {
             password,
         )
         .await?;
+        mark_issued(ctx, &issued);
         Ok(issued.into())
     }
 
@@ -67,6 +78,7 @@ impl AuthMutation {
             &refresh_token,
         )
         .await?;
+        mark_issued(ctx, &issued);
         Ok(issued.into())
     }
 

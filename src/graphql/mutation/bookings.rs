@@ -183,11 +183,13 @@ impl BookingMutation {
                 &state.db,
                 principal,
                 &actor(ctx),
-                session_id,
-                attendee_id,
-                status,
-                passed_assessment,
-                feedback,
+                attendance::Marking {
+                    session_id,
+                    attendee_id,
+                    status,
+                    passed_assessment,
+                    feedback,
+                },
             )
             .await?,
         ))

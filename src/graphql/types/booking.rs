@@ -64,6 +64,7 @@ fn admin_or(ctx: &Context<'_>, user_id: Uuid) -> async_graphql::Result<()> {
 /// A course in the catalogue.
 pub struct Course(pub course::Model);
 
+/// A course in the catalogue.
 #[Object]
 impl Course {
     /// Unique id.
@@ -107,6 +108,7 @@ impl Course {
 /// A training venue.
 pub struct Venue(pub venue::Model);
 
+/// A training venue.
 #[Object]
 impl Venue {
     /// Unique id.
@@ -163,6 +165,7 @@ impl Venue {
 /// A scheduled session of a course.
 pub struct CourseSession(pub course_session::Model);
 
+/// A scheduled session of a course.
 #[Object]
 impl CourseSession {
     /// Unique id.
@@ -287,6 +290,7 @@ impl SessionAttendee {
     }
 }
 
+/// An attendee as the instructor sees them on the day.
 #[Object]
 impl SessionAttendee {
     /// The attendee's id (for `markAttendance`).
@@ -370,6 +374,7 @@ impl SessionAttendee {
 /// Attendance of one attendee at one session.
 pub struct AttendanceRecord(pub attendance_record::Model);
 
+/// Attendance of one attendee at one session.
 #[Object]
 impl AttendanceRecord {
     /// Unique id.
@@ -405,6 +410,7 @@ impl AttendanceRecord {
 /// A note on a session, from the instructor or an admin.
 pub struct SessionNote(pub session_note::Model);
 
+/// A note on a session, from the instructor or an admin.
 #[Object]
 impl SessionNote {
     /// Unique id.
@@ -431,6 +437,7 @@ impl SessionNote {
 /// A booking: one customer, one session, one or more attendees.
 pub struct Booking(pub booking::Model);
 
+/// A booking: one customer, one session, one or more attendees.
 #[Object]
 impl Booking {
     /// Unique id.
@@ -542,6 +549,7 @@ impl Booking {
 /// A person on a booking.
 pub struct BookingAttendee(pub booking_attendee::Model);
 
+/// A person on a booking.
 #[Object]
 impl BookingAttendee {
     /// Unique id.
@@ -565,6 +573,7 @@ impl BookingAttendee {
 /// Money received for a booking.
 pub struct Payment(pub payment::Model);
 
+/// Money received for a booking.
 #[Object]
 impl Payment {
     /// Unique id.
@@ -606,6 +615,7 @@ impl Payment {
 /// Money returned to a customer.
 pub struct Refund(pub refund::Model);
 
+/// Money returned to a customer.
 #[Object]
 impl Refund {
     /// Unique id.
@@ -655,6 +665,7 @@ impl Refund {
 /// A first-aid certificate.
 pub struct Certificate(pub certificate::Model);
 
+/// A first-aid certificate.
 #[Object]
 impl Certificate {
     /// Unique id.

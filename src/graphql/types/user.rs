@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use crate::app::AppState;
-use crate::auth::guard::{RoleGuard, UserFieldGuard, request_context};
+use crate::auth::guard::{UserFieldGuard, request_context};
 use crate::entities::enums::{ContactMethod, CustomerType, NoteType, Role, UserStatus};
 use crate::entities::{user, user_activity_log, user_note};
 use crate::error::AppError;
@@ -24,13 +24,9 @@ use crate::services::pages;
 /// Identified by email.
 pub struct User(pub user::Model);
 
-/// True when the caller is an admin or the user themself.
-fn is_admin_or_self(ctx: &Context<'_>, user_id: Uuid) -> bool {
-    let rc = request_context(ctx);
-    rc.is_admin() || rc.actor_id() == Some(user_id)
-}
-
-/// Every field is for admins and the user themself unless it says otherwise.
+/// A person known to React Fast Training: a customer, an admin or an instructor.
+/// Identified by email. Fields are for admins and the user themself unless they say
+/// otherwise.
 #[Object(guard = "UserFieldGuard::admin_or_self(self.0.id)")]
 impl User {
     /// Unique id.
@@ -69,11 +65,8 @@ impl User {
         self.0.mobile.as_deref()
     }
     /// Date of birth (admin or the user themself).
-    async fn date_of_birth(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<NaiveDate>> {
-        if !is_admin_or_self(ctx, self.0.id) {
-            return Err(AppError::Forbidden.into());
-        }
-        Ok(self.0.date_of_birth)
+    async fn date_of_birth(&self) -> Option<NaiveDate> {
+        self.0.date_of_birth
     }
     /// First address line.
     async fn address_line1(&self) -> Option<&str> {
@@ -176,42 +169,42 @@ impl User {
         self.0.preferred_contact_method
     }
     /// Emergency contact's name (admin only).
-    #[graphql(guard = "RoleGuard::admin()")]
+    #[graphql(guard = "UserFieldGuard::admin_only()")]
     async fn emergency_contact_name(&self) -> Option<&str> {
         self.0.emergency_contact_name.as_deref()
     }
     /// Emergency contact's phone (admin only).
-    #[graphql(guard = "RoleGuard::admin()")]
+    #[graphql(guard = "UserFieldGuard::admin_only()")]
     async fn emergency_contact_phone(&self) -> Option<&str> {
         self.0.emergency_contact_phone.as_deref()
     }
     /// Emergency contact's relationship to the person (admin only).
-    #[graphql(guard = "RoleGuard::admin()")]
+    #[graphql(guard = "UserFieldGuard::admin_only()")]
     async fn emergency_contact_relationship(&self) -> Option<&str> {
         self.0.emergency_contact_relationship.as_deref()
     }
     /// Whether medical conditions have been declared (admin only).
-    #[graphql(guard = "RoleGuard::admin()")]
+    #[graphql(guard = "UserFieldGuard::admin_only()")]
     async fn has_medical_conditions(&self) -> bool {
         self.0.has_medical_conditions
     }
     /// Medical notes (admin only).
-    #[graphql(guard = "RoleGuard::admin()")]
+    #[graphql(guard = "UserFieldGuard::admin_only()")]
     async fn medical_notes(&self) -> Option<&str> {
         self.0.medical_notes.as_deref()
     }
     /// Dietary requirements (admin only).
-    #[graphql(guard = "RoleGuard::admin()")]
+    #[graphql(guard = "UserFieldGuard::admin_only()")]
     async fn dietary_requirements(&self) -> Option<&str> {
         self.0.dietary_requirements.as_deref()
     }
     /// Whether medical and dietary notes may be shown to the session's instructor (admin only).
-    #[graphql(guard = "RoleGuard::admin()")]
+    #[graphql(guard = "UserFieldGuard::admin_only()")]
     async fn share_medical_with_trainer(&self) -> bool {
         self.0.share_medical_with_trainer
     }
     /// Free-text internal notes on the profile (admin only).
-    #[graphql(guard = "RoleGuard::admin()")]
+    #[graphql(guard = "UserFieldGuard::admin_only()")]
     async fn admin_notes(&self) -> Option<&str> {
         self.0.notes.as_deref()
     }
@@ -220,34 +213,28 @@ impl User {
         self.0.password_hash.is_some()
     }
     /// Last successful login (admin or the user themself).
-    async fn last_login_at(
-        &self,
-        ctx: &Context<'_>,
-    ) -> async_graphql::Result<Option<DateTime<Utc>>> {
-        if !is_admin_or_self(ctx, self.0.id) {
-            return Err(AppError::Forbidden.into());
-        }
-        Ok(self.0.last_login_at)
+    async fn last_login_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_login_at
     }
     /// Consecutive failed logins since the last success (admin only).
-    #[graphql(guard = "RoleGuard::admin()")]
+    #[graphql(guard = "UserFieldGuard::admin_only()")]
     async fn failed_login_attempts(&self) -> i32 {
         self.0.failed_login_attempts
     }
     /// Until when the account is locked after repeated failed logins (admin only).
-    #[graphql(guard = "RoleGuard::admin()")]
+    #[graphql(guard = "UserFieldGuard::admin_only()")]
     async fn account_locked_until(&self) -> Option<DateTime<Utc>> {
         self.0
             .account_locked_until
             .filter(|until| *until > Utc::now())
     }
     /// The staff member who created this profile, if any (admin only).
-    #[graphql(guard = "RoleGuard::admin()")]
+    #[graphql(guard = "UserFieldGuard::admin_only()")]
     async fn created_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         load_user(ctx, self.0.created_by_id).await
     }
     /// The profile this one was merged into, if it was a duplicate (admin only).
-    #[graphql(guard = "RoleGuard::admin()")]
+    #[graphql(guard = "UserFieldGuard::admin_only()")]
     async fn merged_into(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         load_user(ctx, self.0.merged_into_id).await
     }
@@ -268,7 +255,9 @@ impl User {
         #[graphql(desc = "Return notes after this cursor.")] after: Option<String>,
     ) -> async_graphql::Result<Connection<String, UserNote>> {
         let db = &ctx.data_unchecked::<AppState>().db;
-        let internal_visible = request_context(ctx).is_admin();
+        let internal_visible = request_context(ctx)
+            .viewer()
+            .is_some_and(|v| v.role == Role::Admin);
         let page =
             pages::user_notes(db, self.0.id, internal_visible, first, after.as_deref()).await?;
         Ok(pages::connection(page, UserNote::from))
@@ -282,9 +271,6 @@ impl User {
         >,
         #[graphql(desc = "Return bookings after this cursor.")] after: Option<String>,
     ) -> async_graphql::Result<Connection<String, Booking>> {
-        if !is_admin_or_self(ctx, self.0.id) {
-            return Err(AppError::Forbidden.into());
-        }
         let limit = pages::page_size(first)?;
         let after = pages::parse_after(after.as_deref())?;
         let key = BookingsPageKey {
@@ -303,9 +289,6 @@ impl User {
     }
     /// The user's payments, oldest first (admin or the user themself).
     async fn payments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Payment>> {
-        if !is_admin_or_self(ctx, self.0.id) {
-            return Err(AppError::Forbidden.into());
-        }
         let rows = ctx
             .data_unchecked::<DataLoader<PaymentsByUser>>()
             .load_one(self.0.id)
@@ -316,9 +299,6 @@ impl User {
     }
     /// The user's certificates, oldest first (admin or the user themself).
     async fn certificates(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Certificate>> {
-        if !is_admin_or_self(ctx, self.0.id) {
-            return Err(AppError::Forbidden.into());
-        }
         let rows = ctx
             .data_unchecked::<DataLoader<CertificatesByUser>>()
             .load_one(self.0.id)
@@ -328,7 +308,7 @@ impl User {
         Ok(rows.into_iter().map(Certificate).collect())
     }
     /// The user's activity log, newest first (admin only).
-    #[graphql(guard = "RoleGuard::admin()")]
+    #[graphql(guard = "UserFieldGuard::admin_only()")]
     async fn activity(
         &self,
         ctx: &Context<'_>,
