@@ -432,7 +432,9 @@ async fn apply_refund_money(
     Ok(())
 }
 
-/// Records a refund Stripe has already made (from `charge.refunded`), completed at once.
+/// Records a refund Stripe has already made (from `charge.refunded`). A refund requested
+/// in the API for the same amount and not yet tied to Stripe is that refund: it is linked
+/// (and completed, if it was not), so money refunded once is never counted twice.
 pub async fn apply_stripe_refund(
     conn: &impl ConnectionTrait,
     booking_id: Uuid,
@@ -448,11 +450,45 @@ pub async fn apply_stripe_refund(
         return Ok(None);
     }
     let b = lock_booking(conn, booking_id).await?;
+    let now = Utc::now();
+    let same = refund::Entity::find()
+        .filter(refund::Column::BookingId.eq(booking_id))
+        .filter(refund::Column::StripeRefundId.is_null())
+        .filter(refund::Column::AmountPence.eq(amount_pence))
+        .filter(refund::Column::Status.is_in([
+            RefundStatus::Pending,
+            RefundStatus::Approved,
+            RefundStatus::Processing,
+            RefundStatus::Completed,
+        ]))
+        .one(conn)
+        .await?;
+    if let Some(existing) = same {
+        let was_completed = existing.status == RefundStatus::Completed;
+        let mut am = existing.clone().into_active_model();
+        am.stripe_refund_id = Set(Some(stripe_refund_id.to_string()));
+        am.status = Set(RefundStatus::Completed);
+        am.completed_at = Set(existing.completed_at.or(Some(now)));
+        am.updated_at = Set(now);
+        let linked = am.update(conn).await?;
+        if !was_completed {
+            apply_refund_money(conn, &linked, now).await?;
+        }
+        audit::record(
+            conn,
+            &Actor::system(),
+            "refund.stripe_linked",
+            "refund",
+            Some(linked.id),
+            Some(audit::changes(Some(&existing), Some(&linked))),
+        )
+        .await?;
+        return Ok(Some(linked));
+    }
     let amount_pence = std::cmp::min(amount_pence, b.amount_paid_pence - b.amount_refunded_pence);
     if amount_pence <= 0 {
         return Ok(None);
     }
-    let now = Utc::now();
     let mut am = new_refund(
         &b,
         amount_pence,

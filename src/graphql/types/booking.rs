@@ -475,7 +475,7 @@ impl Booking {
     /// Still to pay, in pounds (zero for cancelled bookings).
     async fn balance_due(&self) -> Decimal {
         if self.0.status == BookingStatus::Cancelled {
-            return Decimal::ZERO.round_dp(2);
+            return money::from_pence(0);
         }
         money::from_pence((self.0.total_amount_pence - self.0.amount_paid_pence).max(0))
     }
