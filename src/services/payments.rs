@@ -352,12 +352,24 @@ pub async fn transition_refund(
         .one(&txn)
         .await?
         .ok_or(AppError::NotFound("refund"))?;
-    lock_booking(&txn, before.booking_id).await?;
     if !from.contains(&before.status) {
         return Err(AppError::Conflict(format!(
             "a {} refund cannot become {}",
             sea_orm::ActiveEnum::to_value(&before.status),
             sea_orm::ActiveEnum::to_value(&to)
+        )));
+    }
+    let b = lock_booking(&txn, before.booking_id).await?;
+    if to == RefundStatus::Completed
+        && b.amount_refunded_pence + before.amount_pence > b.amount_paid_pence
+    {
+        // Money may have gone back another way meanwhile (e.g. refunded in Stripe).
+        return Err(AppError::Conflict(format!(
+            "only £{} paid on this booking is left to refund",
+            money::from_pence(std::cmp::max(
+                b.amount_paid_pence - b.amount_refunded_pence,
+                0
+            ))
         )));
     }
     let now = Utc::now();

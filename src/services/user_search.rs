@@ -66,7 +66,8 @@ pub enum CountPlan {
     /// Count the rows of the filtered query.
     Rows(Box<Select<user::Entity>>),
     /// SQLite, a text search and no filters: count the FTS index's matches and subtract the
-    /// merged profiles among them, without reading every matching user row.
+    /// merged profiles among them (found through the small merged_into_id index), without
+    /// reading every matching user row.
     FtsMatches(String),
 }
 
@@ -141,7 +142,8 @@ pub async fn count(conn: &impl ConnectionTrait, plan: CountPlan) -> AppResult<u6
         CountPlan::Rows(query) => Ok(query.count(conn).await?),
         CountPlan::FtsMatches(fts_query) => {
             let sql = "SELECT (SELECT COUNT(*) FROM users_fts WHERE users_fts MATCH ?) - \
-                       (SELECT COUNT(*) FROM users WHERE merged_into_id IS NOT NULL AND rowid IN \
+                       (SELECT COUNT(*) FROM users INDEXED BY idx_users_merged_into_id \
+                       WHERE merged_into_id IS NOT NULL AND rowid IN \
                        (SELECT rowid FROM users_fts WHERE users_fts MATCH ?)) AS n";
             let row = conn
                 .query_one_raw(Statement::from_sql_and_values(

@@ -522,7 +522,11 @@ async fn repeat_bookings_reuse_the_customer_and_only_fill_blanks() {
         .create_session(&admin, course, venue, None, 21, None)
         .await;
     let query = create_booking();
-    let book = |session: Uuid, email: &str, first: &str, phone: Option<&str>, company: &str| {
+    let book = |session: Uuid,
+                email: &str,
+                first: &str,
+                phone: Option<&str>,
+                company: Option<&str>| {
         json!({ "input": {
             "sessionId": session,
             "contact": { "firstName": first, "lastName": "Jones", "email": email, "phone": phone, "company": company },
@@ -533,7 +537,7 @@ async fn repeat_bookings_reuse_the_customer_and_only_fill_blanks() {
     let first = app
         .gql_ok(
             &query,
-            book(s1, "sam.jones@example.com", "Sam", None, "Acme Ltd"),
+            book(s1, "sam.jones@example.com", "Sam", None, Some("Acme Ltd")),
             None,
         )
         .await;
@@ -552,7 +556,7 @@ async fn repeat_bookings_reuse_the_customer_and_only_fill_blanks() {
                 " SAM.Jones@Example.com",
                 "Samuel",
                 Some("07700 900456"),
-                "Other Co",
+                Some("Other Co"),
             ),
             None,
         )
@@ -574,7 +578,7 @@ async fn repeat_bookings_reuse_the_customer_and_only_fill_blanks() {
             "sam.jones@example.com",
             "Sam",
             Some("0113 496 0000"),
-            "Third Co",
+            Some("Third Co"),
         ),
         None,
     )
@@ -612,6 +616,34 @@ async fn repeat_bookings_reuse_the_customer_and_only_fill_blanks() {
     assert_eq!(listed.len(), 3);
     assert!(listed.contains(&uuid_of(&first["createBooking"]["id"])));
     assert!(listed.contains(&uuid_of(&second["createBooking"]["id"])));
+
+    // A blank company is filled the same way, and the phone on file is kept.
+    app.gql_ok(
+        &query,
+        book(s1, "kim.lee@example.com", "Kim", Some("07700 900789"), None),
+        None,
+    )
+    .await;
+    let kim = user_by_email(&app, "kim.lee@example.com").await.remove(0);
+    assert_eq!(kim.company_name, None);
+    let users_now = app.count("users").await;
+    app.gql_ok(
+        &query,
+        book(
+            s2,
+            "Kim.Lee@example.com",
+            "Kim",
+            Some("07700 900000"),
+            Some("Lee Nurseries"),
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(app.count("users").await, users_now);
+    let kim = app.user_row(kim.id).await;
+    assert_eq!(kim.company_name.as_deref(), Some("Lee Nurseries"));
+    assert_eq!(kim.phone.as_deref(), Some("07700 900789"));
+    assert_eq!(kim.total_bookings, 2);
 }
 
 #[tokio::test]

@@ -48,7 +48,8 @@ async fn fresh_database() -> (String, Option<tempfile::TempDir>) {
             let pid = std::process::id();
             PG_CLEANED
                 .get_or_init(|| async {
-                    // Remove databases left behind by earlier runs of this suite.
+                    // Remove databases left behind by earlier runs of this suite. Without FORCE, a
+                    // database another run is still using is left alone.
                     let rows = admin
                         .query_all_raw(Statement::from_string(
                             admin.get_database_backend(),
@@ -60,9 +61,7 @@ async fn fresh_database() -> (String, Option<tempfile::TempDir>) {
                         let name: String = row.try_get("", "datname").unwrap_or_default();
                         if !name.starts_with(&format!("rft_test_{pid}_")) {
                             let _ = admin
-                                .execute_unprepared(&format!(
-                                    "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                                ))
+                                .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\""))
                                 .await;
                         }
                     }

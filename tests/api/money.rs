@@ -800,3 +800,58 @@ async fn a_refund_made_in_stripe_and_in_the_api_is_not_counted_twice() {
         "lifetime spend must be net of refunds, never below zero"
     );
 }
+
+#[tokio::test]
+async fn completing_a_refund_never_takes_refunds_beyond_what_was_paid() {
+    // A partial refund is requested and approved here; meanwhile the whole payment is
+    // refunded in the Stripe dashboard. Completing the partial one afterwards must not
+    // refund money that has already gone back.
+    let shop = Shop::open().await;
+    let app = &shop.app;
+    let (booking, reference, customer) = shop.booking("jo@example.com", 1).await;
+    let (status, _) = app
+        .stripe_event(&payment_succeeded(
+            "evt_pay",
+            "pi_3Beyond",
+            15000,
+            &reference,
+        ))
+        .await;
+    assert_eq!(status, 200);
+    let data = shop
+        .gql_ok(
+            REQUEST_REFUND,
+            json!({ "b": booking, "a": "100.00", "r": "Partial goodwill" }),
+        )
+        .await;
+    let partial = uuid_of(&data["requestRefund"]["id"]);
+    shop.gql_ok(APPROVE_REFUND, json!({ "id": partial })).await;
+    let (status, _) = app
+        .stripe_event(&charge_refunded(
+            "evt_ref",
+            "pi_3Beyond",
+            &[("re_1Whole", 15000)],
+        ))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(shop.spent(customer).await, 0);
+
+    let body = shop.gql(COMPLETE_REFUND, json!({ "id": partial })).await;
+    let row = shop.booking_row(booking).await;
+    assert!(
+        row.amount_refunded_pence <= row.amount_paid_pence,
+        "refunded {} of {} paid; completeRefund answered {body}",
+        row.amount_refunded_pence,
+        row.amount_paid_pence
+    );
+    assert_eq!(
+        shop.spent(customer).await,
+        0,
+        "completeRefund answered {body}"
+    );
+    assert_eq!(error_code(&body), Some("CONFLICT"), "{body:#}");
+    assert_ne!(
+        shop.refund_row(partial).await.status,
+        RefundStatus::Completed
+    );
+}
