@@ -43,6 +43,16 @@ enum CursorKey {
 }
 
 impl CursorKey {
+    /// Orders two keys of the same kind (a cursor is checked to fit its sort on decode).
+    fn order(&self, other: &Self) -> std::cmp::Ordering {
+        match (self, other) {
+            (Self::Int(a), Self::Int(b)) => a.cmp(b),
+            (Self::Time(a), Self::Time(b)) => a.cmp(b),
+            (Self::Text(a), Self::Text(b)) => a.cmp(b),
+            _ => std::cmp::Ordering::Equal,
+        }
+    }
+
     fn into_value(self) -> Value {
         match self {
             Self::Int(i) => i.into(),
@@ -63,6 +73,8 @@ pub struct UserPage {
 
 /// How `totalCount` is computed.
 pub enum CountPlan {
+    /// Already counted.
+    Known(u64),
     /// Count the rows of the filtered query.
     Rows(Box<Select<user::Entity>>),
     /// SQLite, a text search and no filters: count the FTS index's matches and subtract the
@@ -79,6 +91,7 @@ pub async fn search(
     order: UserOrderBy,
     first: Option<i32>,
     after: Option<&str>,
+    want_count: bool,
 ) -> AppResult<UserPage> {
     let limit = match first {
         None => DEFAULT_PAGE,
@@ -91,15 +104,32 @@ pub async fn search(
         SortDirection::Asc => Order::Asc,
         SortDirection::Desc => Order::Desc,
     };
+    let cursor = after.map(decode).transpose()?;
+    if cursor
+        .as_ref()
+        .is_some_and(|c| c.f != order.field || c.d != dir)
+    {
+        return Err(AppError::bad_input(
+            "after",
+            "this cursor belongs to a different sort order",
+        ));
+    }
+    let backend = conn.get_database_backend();
+    if backend == DbBackend::Postgres
+        && search.is_some()
+        && want_count
+        && let Some((rows, has_next_page, total)) =
+            one_pass(conn, &base, order, limit, cursor.as_ref()).await?
+    {
+        return Ok(UserPage {
+            rows: rows.into_iter().map(|m| (encode(order, &m), m)).collect(),
+            has_next_page,
+            has_previous_page: after.is_some(),
+            count: CountPlan::Known(total),
+        });
+    }
     let mut page_query = base.clone();
-    if let Some(after) = after {
-        let cursor = decode(after)?;
-        if cursor.f != order.field || cursor.d != dir {
-            return Err(AppError::bad_input(
-                "after",
-                "this cursor belongs to a different sort order",
-            ));
-        }
+    if let Some(cursor) = cursor {
         let key = cursor.k.into_value();
         let (past_key, past_id) = match dir {
             SortDirection::Asc => (
@@ -139,6 +169,7 @@ pub async fn search(
 /// Counts every row a search matches.
 pub async fn count(conn: &impl ConnectionTrait, plan: CountPlan) -> AppResult<u64> {
     match plan {
+        CountPlan::Known(n) => Ok(n),
         CountPlan::Rows(query) => Ok(query.count(conn).await?),
         CountPlan::FtsMatches(fts_query) => {
             let sql = "SELECT (SELECT COUNT(*) FROM users_fts WHERE users_fts MATCH ?) - \
@@ -195,6 +226,92 @@ fn fts_query(backend: DbBackend, text: &str) -> (Option<String>, bool) {
             .join(" AND ")
     });
     (query, !short.is_empty())
+}
+
+/// Most matches the one-pass plan handles; broader searches count and page in SQL.
+const ONE_PASS_MAX: u64 = 10_000;
+
+/// PostgreSQL, a text search, and a count wanted: read the id and sort key of every match in
+/// one index scan, count and page them here, then load the page's rows by id. That visits
+/// the matching rows once instead of once for the page and again for the count. Sort keys
+/// are timestamps and integers (never text, whose order is the database's collation), and
+/// ids are compared as bytes, exactly as PostgreSQL orders them. `None` when not applicable.
+async fn one_pass(
+    conn: &impl ConnectionTrait,
+    base: &Select<user::Entity>,
+    order: UserOrderBy,
+    limit: u64,
+    cursor: Option<&Cursor>,
+) -> AppResult<Option<(Vec<user::Model>, bool, u64)>> {
+    let col = sort_column(order.field);
+    let keys = base
+        .clone()
+        .select_only()
+        .column(user::Column::Id)
+        .column(col)
+        .limit(ONE_PASS_MAX + 1);
+    let mut keyed: Vec<(CursorKey, Uuid)> = match order.field {
+        UserSortField::LastActivity | UserSortField::CreatedAt => keys
+            .into_tuple::<(Uuid, DateTime<Utc>)>()
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|(id, t)| (CursorKey::Time(t), id))
+            .collect(),
+        UserSortField::TotalBookings => keys
+            .into_tuple::<(Uuid, i32)>()
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|(id, n)| (CursorKey::Int(n.into()), id))
+            .collect(),
+        UserSortField::TotalSpent => keys
+            .into_tuple::<(Uuid, i64)>()
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|(id, n)| (CursorKey::Int(n), id))
+            .collect(),
+        UserSortField::Name => return Ok(None),
+    };
+    if keyed.len() as u64 > ONE_PASS_MAX {
+        return Ok(None);
+    }
+    let total = keyed.len() as u64;
+    keyed.sort_by(|a, b| a.0.order(&b.0).then(a.1.cmp(&b.1)));
+    if order.direction == SortDirection::Desc {
+        keyed.reverse();
+    }
+    let start = match cursor {
+        None => 0,
+        Some(c) => keyed
+            .iter()
+            .position(|(k, id)| {
+                let ord = k.order(&c.k).then(id.cmp(&c.id));
+                match order.direction {
+                    SortDirection::Asc => ord.is_gt(),
+                    SortDirection::Desc => ord.is_lt(),
+                }
+            })
+            .unwrap_or(keyed.len()),
+    };
+    let page: Vec<Uuid> = keyed
+        .iter()
+        .skip(start)
+        .take(limit as usize + 1)
+        .map(|(_, id)| *id)
+        .collect();
+    let has_next_page = page.len() as u64 > limit;
+    let ids = &page[..std::cmp::min(page.len(), limit as usize)];
+    let mut by_id: std::collections::HashMap<Uuid, user::Model> = user::Entity::find()
+        .filter(user::Column::Id.is_in(ids.iter().copied()))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|m| (m.id, m))
+        .collect();
+    let rows = ids.iter().filter_map(|id| by_id.remove(id)).collect();
+    Ok(Some((rows, has_next_page, total)))
 }
 
 fn sort_column(field: UserSortField) -> user::Column {

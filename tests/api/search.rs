@@ -801,3 +801,53 @@ async fn search_follows_profile_updates() {
     );
     assert_eq!(app.user_row(ivy.id).await.sort_name, "chen ivy");
 }
+
+/// The same as `USERS` without `totalCount`: on PostgreSQL a text search with a count is
+/// paged in one pass over the matches, without one it is paged in SQL. Both must agree.
+const USERS_WITHOUT_COUNT: &str = r#"query($search: String, $orderBy: UserOrderBy, $first: Int, $after: String) {
+  users(search: $search, orderBy: $orderBy, first: $first, after: $after) {
+    pageInfo { hasNextPage endCursor }
+    edges { node { email } }
+  }
+}"#;
+
+#[tokio::test]
+async fn counted_and_uncounted_searches_page_identically() {
+    let (app, token) = seeded().await;
+    for (search, field, direction) in [
+        ("example", "TOTAL_BOOKINGS", "DESC"),
+        ("example", "TOTAL_SPENT", "ASC"),
+        ("example", "LAST_ACTIVITY", "DESC"),
+        ("example", "CREATED_AT", "ASC"),
+        ("smith", "LAST_ACTIVITY", "ASC"),
+    ] {
+        let args =
+            json!({ "search": search, "orderBy": { "field": field, "direction": direction } });
+        let mut uncounted = Vec::new();
+        let mut after = Value::Null;
+        loop {
+            let mut page = args.clone();
+            page["first"] = json!(4);
+            page["after"] = after;
+            let data = app.gql_ok(USERS_WITHOUT_COUNT, page, Some(&token)).await;
+            let conn = &data["users"];
+            uncounted.extend(
+                conn["edges"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e["node"]["email"].as_str().unwrap().to_string()),
+            );
+            if conn["pageInfo"]["hasNextPage"] == false {
+                break;
+            }
+            after = conn["pageInfo"]["endCursor"].clone();
+        }
+        assert!(
+            uncounted.len() >= 2,
+            "{args}: the search must match several users"
+        );
+        let counted = walk(&app, &token, args.clone(), 4, uncounted.len()).await;
+        assert_eq!(counted, uncounted, "{args}");
+    }
+}

@@ -103,6 +103,7 @@ impl UserQuery {
             order_by.unwrap_or_default(),
             first,
             after.as_deref(),
+            ctx.look_ahead().field("totalCount").exists(),
         )
         .await?;
         let mut connection = Connection::with_additional_fields(
