@@ -37,6 +37,7 @@ pub async fn connect(url: &str, pool_size: u32) -> Result<DatabaseConnection, Db
                 .foreign_keys(true)
                 .create_if_missing(true)
                 .pragma("cache_size", format!("-{SQLITE_CACHE_KIB}"))
+                .pragma("mmap_size", "268435456")
         });
     Database::connect(options).await
 }
