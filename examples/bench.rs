@@ -73,6 +73,9 @@ struct Args {
     /// Concurrent clients in the throughput phase.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
+    /// Runtime worker threads of the server (default: one per core).
+    #[arg(long)]
+    server_threads: Option<usize>,
     /// Length of the throughput phase, in seconds.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
@@ -184,7 +187,11 @@ struct Server {
 }
 
 impl Server {
-    fn start(database_url: &str, admin_password: &str) -> anyhow::Result<Self> {
+    fn start(
+        database_url: &str,
+        admin_password: &str,
+        threads: Option<usize>,
+    ) -> anyhow::Result<Self> {
         let exe = std::env::current_exe()?;
         let bin = exe
             .parent()
@@ -196,7 +203,11 @@ impl Server {
             .local_addr()?
             .port();
         let data_dir = tempfile::tempdir()?.keep();
-        let child = Command::new(bin)
+        let mut command = Command::new(bin);
+        if let Some(n) = threads {
+            command.env("TOKIO_WORKER_THREADS", n.to_string());
+        }
+        let child = command
             .args([
                 "serve",
                 "--no-demo-data",
@@ -309,7 +320,7 @@ async fn main() -> anyhow::Result<()> {
     } else {
         None
     };
-    let server = Server::start(&url, &password)?;
+    let server = Server::start(&url, &password, args.server_threads)?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
         .build()?;
