@@ -11,7 +11,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::db::begin_write;
-use crate::entities::enums::{BookingStatus, PaymentStatus, Role, SessionStatus};
+use crate::entities::enums::{BookingStatus, PaymentStatus, SessionStatus};
 use crate::entities::{booking, booking_attendee, course, course_session, user};
 use crate::error::{AppError, AppResult};
 use crate::graphql::types::booking_input::CreateBookingInput;
@@ -279,10 +279,6 @@ pub async fn create(
         .await?
         .ok_or(AppError::NotFound("course"))?;
     let (customer, created) = find_or_create_customer(&txn, &b, actor, now).await?;
-    if customer.role != Role::Customer && !created && actor.id.is_none() {
-        // Staff can book for themselves, but the public form never reveals staff accounts.
-        tracing::info!(user = %customer.id, "public booking made with a staff email");
-    }
     let filled = if created {
         Vec::new()
     } else {
@@ -325,20 +321,18 @@ pub async fn create(
     };
     let booking = booking.into_active_model().reset_all().insert(&txn).await?;
     let mut rows = Vec::with_capacity(b.attendees.len());
-    for (i, (first, last, email)) in b.attendees.iter().enumerate() {
-        let linked = if email.as_deref() == Some(b.email.as_str()) {
-            Some(customer.id)
-        } else {
-            None
+    for (first, last, email) in &b.attendees {
+        // The attendee is the customer when they share the contact's email, or (with no
+        // email given) the contact's name.
+        let is_customer = match email {
+            Some(e) => *e == b.email,
+            None => *first == b.first_name && *last == b.last_name,
         };
         rows.push(
             booking_attendee::Model {
                 id: Uuid::now_v7(),
                 booking_id: booking.id,
-                user_id: linked.or_else(|| {
-                    (i == 0 && email.is_none() && *first == b.first_name && *last == b.last_name)
-                        .then_some(customer.id)
-                }),
+                user_id: is_customer.then_some(customer.id),
                 first_name: first.clone(),
                 last_name: last.clone(),
                 email: email.clone(),

@@ -7,8 +7,8 @@
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, Order, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Select, Statement, Value,
+    ActiveEnum, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, IdenStatic, Order,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Statement, Value,
     sea_query::{Expr, ExprTrait, LikeExpr},
 };
 use serde::{Deserialize, Serialize};
@@ -375,19 +375,38 @@ fn filtered(
         q = q.filter(text_condition(backend, text));
     }
     if !f.include_merged.unwrap_or(false) {
-        q = q.filter(user::Column::MergedIntoId.is_null());
+        q = q.filter(match backend {
+            DbBackend::Sqlite => Expr::cust("+\"users\".\"merged_into_id\" IS NULL"),
+            _ => user::Column::MergedIntoId.is_null().into(),
+        });
     }
     if let Some(role) = f.role {
-        q = q.filter(user::Column::Role.eq(role));
+        q = q.filter(broad_eq(
+            backend,
+            user::Column::Role,
+            role.to_value().into(),
+        ));
     }
     if let Some(status) = f.status {
-        q = q.filter(user::Column::Status.eq(status));
+        q = q.filter(broad_eq(
+            backend,
+            user::Column::Status,
+            status.to_value().into(),
+        ));
     }
     if let Some(t) = f.customer_type {
-        q = q.filter(user::Column::CustomerType.eq(t));
+        q = q.filter(broad_eq(
+            backend,
+            user::Column::CustomerType,
+            t.to_value().into(),
+        ));
     }
     if let Some(consent) = f.marketing_consent {
-        q = q.filter(user::Column::MarketingConsent.eq(consent));
+        q = q.filter(broad_eq(
+            backend,
+            user::Column::MarketingConsent,
+            consent.into(),
+        ));
     }
     if let Some(r) = f.last_activity {
         q = time_range(q, user::Column::LastActivityAt, r.from, r.to);
@@ -416,6 +435,19 @@ fn filtered(
         }
     }
     Ok(q)
+}
+
+/// `column = value` for a column with few distinct values (role, status, merged...). SQLite's
+/// planner would pick that column's index and then sort every matching row; the unary `+`
+/// (SQLite's documented way to rule an index out) lets it walk the sort key's index instead
+/// and stop after one page. PostgreSQL plans by statistics and gets the plain comparison.
+fn broad_eq(backend: DbBackend, col: user::Column, value: Value) -> sea_orm::sea_query::SimpleExpr {
+    match backend {
+        DbBackend::Sqlite => {
+            Expr::cust_with_values(format!("+\"users\".\"{}\" = ?", col.as_str()), [value])
+        }
+        _ => Expr::col((user::Entity, col)).eq(value),
+    }
 }
 
 fn time_range(
