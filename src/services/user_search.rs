@@ -377,7 +377,7 @@ fn filtered(
     if !f.include_merged.unwrap_or(false) {
         q = q.filter(match backend {
             DbBackend::Sqlite => Expr::cust("+\"users\".\"merged_into_id\" IS NULL"),
-            _ => user::Column::MergedIntoId.is_null().into(),
+            _ => user::Column::MergedIntoId.is_null(),
         });
     }
     if let Some(role) = f.role {
