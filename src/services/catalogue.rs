@@ -48,6 +48,31 @@ fn bad_name_conflict(e: AppError, what: &str) -> AppError {
     }
 }
 
+/// Inserts a new row and records its creation (`<entity_type>.create`) in the audit trail.
+async fn insert_audited<A>(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    entity_type: &str,
+    row: A,
+    id_of: impl Fn(&<A::Entity as EntityTrait>::Model) -> Uuid,
+) -> AppResult<<A::Entity as EntityTrait>::Model>
+where
+    A: ActiveModelTrait + sea_orm::ActiveModelBehavior + Send,
+    <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
+{
+    let created = row.reset_all().insert(conn).await?;
+    audit::record(
+        conn,
+        actor,
+        &format!("{entity_type}.create"),
+        entity_type,
+        Some(id_of(&created)),
+        Some(audit::changes(None, Some(&created))),
+    )
+    .await?;
+    Ok(created)
+}
+
 /// A course by id.
 pub async fn find_course(conn: &impl ConnectionTrait, id: Uuid) -> AppResult<course::Model> {
     course::Entity::find_by_id(id)
@@ -174,21 +199,9 @@ pub async fn create_course(
         updated_at: now,
     };
     let txn = begin_write(db).await?;
-    let created = m
-        .into_active_model()
-        .reset_all()
-        .insert(&txn)
+    let created = insert_audited(&txn, actor, "course", m.into_active_model(), |c| c.id)
         .await
-        .map_err(|e| bad_name_conflict(e.into(), "course"))?;
-    audit::record(
-        &txn,
-        actor,
-        "course.create",
-        "course",
-        Some(created.id),
-        Some(audit::changes(None, Some(&created))),
-    )
-    .await?;
+        .map_err(|e| bad_name_conflict(e, "course"))?;
     txn.commit().await?;
     Ok(created)
 }
@@ -285,21 +298,9 @@ pub async fn create_venue(
         updated_at: now,
     };
     let txn = begin_write(db).await?;
-    let created = m
-        .into_active_model()
-        .reset_all()
-        .insert(&txn)
+    let created = insert_audited(&txn, actor, "venue", m.into_active_model(), |v| v.id)
         .await
-        .map_err(|e| bad_name_conflict(e.into(), "venue"))?;
-    audit::record(
-        &txn,
-        actor,
-        "venue.create",
-        "venue",
-        Some(created.id),
-        Some(audit::changes(None, Some(&created))),
-    )
-    .await?;
+        .map_err(|e| bad_name_conflict(e, "venue"))?;
     txn.commit().await?;
     Ok(created)
 }
@@ -443,15 +444,9 @@ pub async fn create_session(
         created_at: now,
         updated_at: now,
     };
-    let created = m.into_active_model().reset_all().insert(&txn).await?;
-    audit::record(
-        &txn,
-        actor,
-        "course_session.create",
-        "course_session",
-        Some(created.id),
-        Some(audit::changes(None, Some(&created))),
-    )
+    let created = insert_audited(&txn, actor, "course_session", m.into_active_model(), |s| {
+        s.id
+    })
     .await?;
     txn.commit().await?;
     Ok(created)
