@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set,
     sea_query::{Expr, ExprTrait},
 };
 use serde_json::json;
@@ -590,15 +590,6 @@ pub async fn cancel_session(
     }
     txn.commit().await?;
     Ok(updated)
-}
-
-/// How many live bookings a session has.
-pub async fn live_booking_count(conn: &impl ConnectionTrait, session_id: Uuid) -> AppResult<u64> {
-    Ok(booking::Entity::find()
-        .filter(booking::Column::SessionId.eq(session_id))
-        .filter(booking::Column::Status.ne(BookingStatus::Cancelled))
-        .count(conn)
-        .await?)
 }
 
 /// The course type of a course (for certificate numbers).

@@ -19,10 +19,7 @@ use crate::services::demo::add_years;
 use crate::services::{attendance, catalogue, validate};
 
 fn certificate_number(code: &str, on: NaiveDate) -> String {
-    let r = crate::services::references::booking_reference();
-    // Reuse the reference alphabet: 10 random characters are plenty alongside the unique index.
-    let random: String = r[4..].chars().filter(|c| *c != '-').take(10).collect();
-    format!("RFT-{code}-{}-{random}", on.format("%Y"))
+    crate::services::references::certificate_number(code, &on.format("%Y").to_string())
 }
 
 /// When a new certificate for this holder and course should expire: the validity from

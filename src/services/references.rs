@@ -20,6 +20,12 @@ pub fn booking_reference() -> String {
     format!("RFT-{}-{}-{}", &s[0..5], &s[5..10], &s[10..13])
 }
 
+/// A new certificate number: `RFT-<course>-<year>-` and 10 random base32 characters
+/// (50 bits; the unique index catches the impossible clash).
+pub fn certificate_number(course_code: &str, year: &str) -> String {
+    format!("RFT-{course_code}-{year}-{}", random_chars(10))
+}
+
 /// A new refund reference: `RFD-` and 13 random base32 characters, grouped.
 pub fn refund_reference() -> String {
     let s = random_chars(13);
