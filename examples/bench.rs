@@ -79,6 +79,9 @@ struct Args {
     /// Length of the throughput phase, in seconds.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
+    /// Measure this GraphQL query instead of the scenario's own (same data).
+    #[arg(long)]
+    query: Option<String>,
 }
 
 const SEARCH: &str = r#"query { users(search: "smith", first: 50, orderBy: {field: LAST_ACTIVITY, direction: DESC}) {
@@ -244,6 +247,31 @@ fn status_mib(pid: u32, key: &str) -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// CPU time (user + system) a process has used so far, in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11..13).map_or(0.0, |f| {
+        f.iter().filter_map(|v| v.parse::<f64>().ok()).sum()
+    });
+    // The clock tick comes from `getconf CLK_TCK` (100 on Linux).
+    ticks / clock_ticks_per_second()
+}
+
+fn clock_ticks_per_second() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -348,10 +376,11 @@ async fn main() -> anyhow::Result<()> {
         .ok_or_else(|| anyhow::anyhow!("login failed: {login}"))?
         .to_string();
 
-    let query = match args.scenario {
-        Scenario::Search => SEARCH,
-        Scenario::Nested => NESTED,
-        Scenario::Book => BOOK,
+    let query: &'static str = match (&args.query, args.scenario) {
+        (Some(q), _) => q.clone().leak(),
+        (None, Scenario::Search) => SEARCH,
+        (None, Scenario::Nested) => NESTED,
+        (None, Scenario::Book) => BOOK,
     };
     let run_one = move |client: reqwest::Client, endpoint: String, token: String, n: u64| async move {
         let body = match booking_session {
@@ -410,6 +439,8 @@ async fn main() -> anyhow::Result<()> {
             peak
         })
     };
+    let server_cpu_before = cpu_seconds(pid);
+    let own_cpu_before = cpu_seconds(std::process::id());
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let mut tasks = Vec::new();
     for c in 0..args.concurrency {
@@ -435,6 +466,8 @@ async fn main() -> anyhow::Result<()> {
         concurrent.extend(t.await??);
     }
     let elapsed = phase.elapsed();
+    let server_cpu = cpu_seconds(pid) - server_cpu_before;
+    let own_cpu = cpu_seconds(std::process::id()) - own_cpu_before;
     concurrent.sort();
     let peak = server.peak_rss_mib();
 
@@ -481,6 +514,14 @@ async fn main() -> anyhow::Result<()> {
         ms(percentile(&concurrent, 0.50)),
         ms(percentile(&concurrent, 0.99)),
         concurrent.len(),
+    );
+    let per_request = |cpu: f64| cpu * 1000.0 / concurrent.len().max(1) as f64;
+    println!(
+        "CPU per request: server {:.2} ms, load generator {:.2} ms ({:.1} of the machine's {} cores busy with the two)",
+        per_request(server_cpu),
+        per_request(own_cpu),
+        (server_cpu + own_cpu) / elapsed.as_secs_f64(),
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
     );
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let anon_peak = sampler.await.unwrap_or(0.0);

@@ -479,8 +479,13 @@ pub async fn cancel(
     Ok(after)
 }
 
-/// The newest `limit + 1` bookings of each user, in one statement (a window function),
-/// newest first: what `User.bookings(first)` needs for a whole page of users at once.
+/// The newest `limit + 1` bookings of each user, in one statement, newest first (by
+/// creation time, then id): what `User.bookings(first)` needs for a whole page of users
+/// at once. With `before_id`, only bookings older than that booking count.
+///
+/// Both plans read each user's bookings off the `(user_id, created_at, id)` index and
+/// fetch only the rows wanted: PostgreSQL with a `LATERAL` join per user, SQLite (which
+/// has no `LATERAL`) by numbering the index entries with a window function.
 pub async fn newest_per_user(
     conn: &impl ConnectionTrait,
     user_ids: &[Uuid],
@@ -491,33 +496,53 @@ pub async fn newest_per_user(
         return Ok(Vec::new());
     }
     let backend = conn.get_database_backend();
-    let mut values: Vec<sea_orm::Value> = user_ids.iter().map(|id| (*id).into()).collect();
-    let placeholders = |start: usize, n: usize| -> String {
-        (start..start + n)
-            .map(|i| {
-                if backend == DbBackend::Postgres {
-                    format!("${i}")
-                } else {
-                    "?".to_string()
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
+    let cursor = |p: &str| {
+        format!(
+            " AND (x.created_at, x.id) < (SELECT c.created_at, c.id FROM bookings c WHERE c.id = {p})"
+        )
     };
-    let mut cursor_clause = String::new();
-    if let Some(before) = before_id {
-        values.push(before.into());
-        let p = placeholders(user_ids.len() + 1, 1);
-        cursor_clause = format!(" AND b.id < {p}");
-    }
-    values.push(((limit + 1) as i64).into());
-    let limit_p = placeholders(values.len(), 1);
-    let sql = format!(
-        "SELECT * FROM (SELECT b.*, ROW_NUMBER() OVER (PARTITION BY b.user_id ORDER BY b.id DESC) AS rn \
-         FROM bookings b WHERE b.user_id IN ({}){cursor_clause}) ranked WHERE rn <= {limit_p} ORDER BY user_id, id DESC",
-        placeholders(1, user_ids.len()),
-    );
-    booking::Model::find_by_statement(Statement::from_sql_and_values(backend, sql, values))
-        .all(conn)
-        .await
+    let take = (limit + 1) as i64;
+    let (sql, values): (String, Vec<sea_orm::Value>) = if backend == DbBackend::Postgres {
+        let mut values: Vec<sea_orm::Value> = vec![user_ids.to_vec().into(), take.into()];
+        let cursor_clause = match before_id {
+            Some(before) => {
+                values.push(before.into());
+                cursor("$3")
+            }
+            None => String::new(),
+        };
+        let sql = format!(
+            "SELECT b.* FROM unnest($1::uuid[]) AS u(id) CROSS JOIN LATERAL (\
+               SELECT x.* FROM bookings x WHERE x.user_id = u.id{cursor_clause} \
+               ORDER BY x.created_at DESC, x.id DESC LIMIT $2\
+             ) b"
+        );
+        (sql, values)
+    } else {
+        let mut values: Vec<sea_orm::Value> = user_ids.iter().map(|id| (*id).into()).collect();
+        let users = vec!["?"; user_ids.len()].join(", ");
+        let cursor_clause = match before_id {
+            Some(before) => {
+                values.push(before.into());
+                cursor("?")
+            }
+            None => String::new(),
+        };
+        values.push(take.into());
+        let sql = format!(
+            "SELECT b.* FROM bookings b JOIN (\
+               SELECT x.id, ROW_NUMBER() OVER (PARTITION BY x.user_id ORDER BY x.created_at DESC, x.id DESC) AS rn \
+               FROM bookings x WHERE x.user_id IN ({users}){cursor_clause}\
+             ) ranked ON ranked.id = b.id WHERE ranked.rn <= ?"
+        );
+        (sql, values)
+    };
+    let mut rows =
+        booking::Model::find_by_statement(Statement::from_sql_and_values(backend, sql, values))
+            .all(conn)
+            .await?;
+    rows.sort_unstable_by(|a, b| {
+        (a.user_id, b.created_at, b.id).cmp(&(b.user_id, a.created_at, a.id))
+    });
+    Ok(rows)
 }

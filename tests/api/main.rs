@@ -5,6 +5,7 @@ mod helpers;
 
 mod attendance;
 mod auth;
+mod booking_pages;
 mod bookings;
 mod concurrency;
 mod examples;

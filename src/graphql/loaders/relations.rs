@@ -131,58 +131,221 @@ has_many_loader!(
     booking_id
 );
 
+/// What a page of bookings brings along with each booking, decided by the query's
+/// look-ahead. Fetched with the page, a relation costs no more statements, and spares
+/// every booking a keyed load and the wake-up that goes with it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct BookingExtras {
+    /// The booked session.
+    pub session: bool,
+    /// The session's course (only with `session`).
+    pub course: bool,
+    /// The session's venue (only with `session`).
+    pub venue: bool,
+    /// The booking's payments.
+    pub payments: bool,
+}
+
+/// A relation fetched together with its parent. `None`: not fetched, ask the loader;
+/// `Some(row)`: fetched, with the related row if there is one.
+pub type Fetched<T> = Option<Option<Arc<T>>>;
+
+/// A session, with its course and venue when they were fetched alongside.
+#[derive(Debug)]
+pub struct SessionBundle {
+    pub session: course_session::Model,
+    pub course: Fetched<course::Model>,
+    pub venue: Fetched<venue::Model>,
+}
+
+/// A booking, with the relations that were fetched alongside it.
+#[derive(Debug, Clone)]
+pub struct BookingBundle {
+    pub booking: Arc<booking::Model>,
+    pub session: Fetched<SessionBundle>,
+    /// The booking's payments, oldest first, if they were fetched.
+    pub payments: Option<Arc<Vec<payment::Model>>>,
+}
+
 /// One page of a user's bookings, newest first: `limit + 1` rows (the extra one says
-/// whether another page follows), after the booking `after` if given.
+/// whether another page follows), after the booking `after` if given, with `extras`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct BookingsPageKey {
     pub user_id: Uuid,
     pub limit: u64,
     pub after: Option<Uuid>,
+    pub extras: BookingExtras,
 }
 
-/// Users' booking pages: one windowed query for every user asking for the same page.
+/// Which page of a list: its size and the cursor it starts after.
+type PageSpec = (u64, Option<Uuid>);
+
+/// Users' booking pages: one statement for every user asking for the same page, then,
+/// over every booking of every page, one for the sessions (their courses and venues
+/// joined on) and one for the payments, as the look-ahead asks.
 pub struct BookingsByUser(pub DatabaseConnection);
 
 impl Loader<BookingsPageKey> for BookingsByUser {
-    type Value = Vec<booking::Model>;
+    type Value = Vec<BookingBundle>;
     type Error = Arc<DbErr>;
 
     async fn load(
         &self,
         keys: &[BookingsPageKey],
     ) -> Result<HashMap<BookingsPageKey, Self::Value>, Self::Error> {
-        let mut groups: HashMap<(u64, Option<Uuid>), Vec<Uuid>> = HashMap::new();
+        let mut groups: HashMap<PageSpec, Vec<Uuid>> = HashMap::new();
+        let mut extras = BookingExtras::default();
         for k in keys {
-            groups
-                .entry((k.limit, k.after))
-                .or_default()
-                .push(k.user_id);
+            let users = groups.entry((k.limit, k.after)).or_default();
+            if !users.contains(&k.user_id) {
+                users.push(k.user_id);
+            }
+            extras.session |= k.extras.session;
+            extras.course |= k.extras.course;
+            extras.venue |= k.extras.venue;
+            extras.payments |= k.extras.payments;
         }
-        let mut out = HashMap::new();
+        let mut pages: Vec<(PageSpec, Vec<booking::Model>)> = Vec::new();
         for ((limit, after), user_ids) in groups {
             let rows = crate::services::bookings::newest_per_user(&self.0, &user_ids, limit, after)
                 .await
                 .map_err(Arc::new)?;
-            for id in &user_ids {
-                out.insert(
-                    BookingsPageKey {
-                        user_id: *id,
-                        limit,
-                        after,
-                    },
-                    Vec::new(),
-                );
-            }
+            pages.push(((limit, after), rows));
+        }
+        let all: Vec<&booking::Model> = pages.iter().flat_map(|(_, rows)| rows).collect();
+        let related = Related::fetch(&self.0, &all, extras).await?;
+
+        // The keys asking for each (user, page); several may differ only in extras.
+        let mut askers: HashMap<(Uuid, u64, Option<Uuid>), Vec<BookingsPageKey>> = HashMap::new();
+        for k in keys {
+            askers
+                .entry((k.user_id, k.limit, k.after))
+                .or_default()
+                .push(*k);
+        }
+        let mut out: HashMap<BookingsPageKey, Self::Value> =
+            keys.iter().map(|k| (*k, Vec::new())).collect();
+        for ((limit, after), rows) in pages {
             for row in rows {
-                if let Some(list) = out.get_mut(&BookingsPageKey {
-                    user_id: row.user_id,
-                    limit,
-                    after,
-                }) {
-                    list.push(row);
+                let bundle = related.bundle(row);
+                let page = (bundle.booking.user_id, limit, after);
+                for k in askers.get(&page).into_iter().flatten() {
+                    if let Some(list) = out.get_mut(k) {
+                        list.push(bundle.clone());
+                    }
                 }
             }
         }
         Ok(out)
     }
+}
+
+/// The relations of a set of bookings, fetched in one statement each.
+#[derive(Default)]
+struct Related {
+    sessions: Option<HashMap<Uuid, Arc<SessionBundle>>>,
+    payments: Option<HashMap<Uuid, Arc<Vec<payment::Model>>>>,
+}
+
+impl Related {
+    async fn fetch(
+        db: &DatabaseConnection,
+        bookings: &[&booking::Model],
+        extras: BookingExtras,
+    ) -> Result<Self, Arc<DbErr>> {
+        let mut related = Self::default();
+        if bookings.is_empty() {
+            return Ok(related);
+        }
+        if extras.session {
+            let mut ids: Vec<Uuid> = bookings.iter().map(|b| b.session_id).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            related.sessions = Some(sessions_with_catalogue(db, ids, extras).await?);
+        }
+        if extras.payments {
+            let ids: Vec<Uuid> = bookings.iter().map(|b| b.id).collect();
+            let payments = PaymentsByBooking(db.clone()).load(&ids).await?;
+            related.payments = Some(shared(payments));
+        }
+        Ok(related)
+    }
+
+    fn bundle(&self, booking: booking::Model) -> BookingBundle {
+        BookingBundle {
+            session: self
+                .sessions
+                .as_ref()
+                .map(|s| s.get(&booking.session_id).cloned()),
+            payments: self.payments.as_ref().map(|p| {
+                p.get(&booking.id)
+                    .cloned()
+                    .unwrap_or_else(|| Arc::new(Vec::new()))
+            }),
+            booking: Arc::new(booking),
+        }
+    }
+}
+
+/// Sessions by id, each with its course and venue if `extras` asks for them: one
+/// statement, the catalogue rows joined on.
+async fn sessions_with_catalogue(
+    db: &DatabaseConnection,
+    ids: Vec<Uuid>,
+    extras: BookingExtras,
+) -> Result<HashMap<Uuid, Arc<SessionBundle>>, Arc<DbErr>> {
+    let find = course_session::Entity::find().filter(course_session::Column::Id.is_in(ids));
+    let rows: Vec<(
+        course_session::Model,
+        Fetched<course::Model>,
+        Fetched<venue::Model>,
+    )> = match (extras.course, extras.venue) {
+        (true, true) => find
+            .find_also_related(course::Entity)
+            .find_also(course_session::Entity, venue::Entity)
+            .all(db)
+            .await
+            .map_err(Arc::new)?
+            .into_iter()
+            .map(|(s, c, v)| (s, Some(c.map(Arc::new)), Some(v.map(Arc::new))))
+            .collect(),
+        (true, false) => find
+            .find_also_related(course::Entity)
+            .all(db)
+            .await
+            .map_err(Arc::new)?
+            .into_iter()
+            .map(|(s, c)| (s, Some(c.map(Arc::new)), None))
+            .collect(),
+        (false, true) => find
+            .find_also_related(venue::Entity)
+            .all(db)
+            .await
+            .map_err(Arc::new)?
+            .into_iter()
+            .map(|(s, v)| (s, None, Some(v.map(Arc::new))))
+            .collect(),
+        (false, false) => find
+            .all(db)
+            .await
+            .map_err(Arc::new)?
+            .into_iter()
+            .map(|s| (s, None, None))
+            .collect(),
+    };
+    Ok(rows
+        .into_iter()
+        .map(|(session, course, venue)| {
+            let bundle = SessionBundle {
+                session,
+                course,
+                venue,
+            };
+            (bundle.session.id, Arc::new(bundle))
+        })
+        .collect())
+}
+
+fn shared<T>(map: HashMap<Uuid, T>) -> HashMap<Uuid, Arc<T>> {
+    map.into_iter().map(|(k, v)| (k, Arc::new(v))).collect()
 }

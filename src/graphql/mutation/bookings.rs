@@ -45,7 +45,7 @@ impl BookingMutation {
             _ => {}
         }
         let state = ctx.data_unchecked::<AppState>();
-        Ok(Booking(
+        Ok(Booking::new(
             bookings::create(&state.db, &actor(ctx), input).await?,
         ))
     }
@@ -59,7 +59,7 @@ impl BookingMutation {
         #[graphql(desc = "Why it is cancelled.")] reason: String,
     ) -> async_graphql::Result<Booking> {
         let state = ctx.data_unchecked::<AppState>();
-        Ok(Booking(
+        Ok(Booking::new(
             bookings::cancel(&state.db, &actor(ctx), id, &reason).await?,
         ))
     }

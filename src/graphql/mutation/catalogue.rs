@@ -83,7 +83,7 @@ impl CatalogueMutation {
     ) -> async_graphql::Result<CourseSession> {
         let state = ctx.data_unchecked::<AppState>();
         let actor = Actor::from_request(request_context(ctx));
-        Ok(CourseSession(
+        Ok(CourseSession::new(
             catalogue::create_session(&state.db, &actor, input).await?,
         ))
     }
@@ -98,7 +98,7 @@ impl CatalogueMutation {
     ) -> async_graphql::Result<CourseSession> {
         let state = ctx.data_unchecked::<AppState>();
         let actor = Actor::from_request(request_context(ctx));
-        Ok(CourseSession(
+        Ok(CourseSession::new(
             catalogue::update_session(&state.db, &actor, id, input).await?,
         ))
     }
@@ -113,7 +113,7 @@ impl CatalogueMutation {
     ) -> async_graphql::Result<CourseSession> {
         let state = ctx.data_unchecked::<AppState>();
         let actor = Actor::from_request(request_context(ctx));
-        Ok(CourseSession(
+        Ok(CourseSession::new(
             catalogue::cancel_session(&state.db, &actor, id, &reason).await?,
         ))
     }

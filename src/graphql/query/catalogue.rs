@@ -67,7 +67,7 @@ impl CatalogueQuery {
         Ok(catalogue::sessions(db, &filter, None)
             .await?
             .into_iter()
-            .map(CourseSession)
+            .map(CourseSession::new)
             .collect())
     }
 
@@ -79,7 +79,7 @@ impl CatalogueQuery {
     ) -> async_graphql::Result<Option<CourseSession>> {
         let db = &ctx.data_unchecked::<AppState>().db;
         match catalogue::find_session(db, id).await {
-            Ok(s) => Ok(Some(CourseSession(s))),
+            Ok(s) => Ok(Some(CourseSession::new(s))),
             Err(AppError::NotFound(_)) => Ok(None),
             Err(e) => Err(e.into()),
         }
@@ -100,7 +100,7 @@ impl CatalogueQuery {
         Ok(catalogue::sessions(db, &filter, Some(principal.user_id))
             .await?
             .into_iter()
-            .map(CourseSession)
+            .map(CourseSession::new)
             .collect())
     }
 
@@ -113,7 +113,7 @@ impl CatalogueQuery {
     ) -> async_graphql::Result<Option<Booking>> {
         let db = &ctx.data_unchecked::<AppState>().db;
         match bookings::find(db, id).await {
-            Ok(b) => Ok(Some(Booking(b))),
+            Ok(b) => Ok(Some(Booking::new(b))),
             Err(AppError::NotFound(_)) => Ok(None),
             Err(e) => Err(e.into()),
         }

@@ -1,6 +1,8 @@
 //! The booking side of the graph: courses, venues, sessions, bookings, attendees, payments,
 //! refunds, certificates and attendance. Every relation resolves through a DataLoader.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, Object, dataloader::DataLoader};
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -163,28 +165,48 @@ impl Venue {
 }
 
 /// A scheduled session of a course.
-pub struct CourseSession(pub course_session::Model);
+#[derive(Clone)]
+pub struct CourseSession(pub Arc<SessionBundle>);
+
+impl CourseSession {
+    /// A session whose course and venue will come from their loaders.
+    pub fn new(session: course_session::Model) -> Self {
+        Self(Arc::new(SessionBundle {
+            session,
+            course: None,
+            venue: None,
+        }))
+    }
+}
 
 /// A scheduled session of a course.
 #[Object]
 impl CourseSession {
     /// Unique id.
     async fn id(&self) -> Uuid {
-        self.0.id
+        self.0.session.id
     }
     /// The course taught.
     async fn course(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Course>> {
-        Ok(load::<CourseLoader>(ctx, self.0.course_id)
+        if let Some(course) = &self.0.course {
+            return Ok(course.as_deref().cloned().map(Course));
+        }
+        Ok(load::<CourseLoader>(ctx, self.0.session.course_id)
             .await?
             .map(Course))
     }
     /// Where it takes place.
     async fn venue(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Venue>> {
-        Ok(load::<VenueLoader>(ctx, self.0.venue_id).await?.map(Venue))
+        if let Some(venue) = &self.0.venue {
+            return Ok(venue.as_deref().cloned().map(Venue));
+        }
+        Ok(load::<VenueLoader>(ctx, self.0.session.venue_id)
+            .await?
+            .map(Venue))
     }
     /// The instructor's name, for the public listing.
     async fn instructor_name(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
-        let Some(id) = self.0.instructor_id else {
+        let Some(id) = self.0.session.instructor_id else {
             return Ok(None);
         };
         Ok(load::<UserLoader>(ctx, id)
@@ -194,50 +216,50 @@ impl CourseSession {
     /// The instructor (staff only).
     #[graphql(guard = "RoleGuard::staff()")]
     async fn instructor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        let Some(id) = self.0.instructor_id else {
+        let Some(id) = self.0.session.instructor_id else {
             return Ok(None);
         };
         Ok(load::<UserLoader>(ctx, id).await?.map(User))
     }
     /// Start (UTC).
     async fn starts_at(&self) -> DateTime<Utc> {
-        self.0.starts_at
+        self.0.session.starts_at
     }
     /// End (UTC).
     async fn ends_at(&self) -> DateTime<Utc> {
-        self.0.ends_at
+        self.0.session.ends_at
     }
     /// Places in total.
     async fn capacity(&self) -> i32 {
-        self.0.capacity
+        self.0.session.capacity
     }
     /// Places taken by live bookings.
     async fn booked_places(&self) -> i32 {
-        self.0.booked_places
+        self.0.session.booked_places
     }
     /// Places still free.
     async fn remaining_places(&self) -> i32 {
-        if self.0.status == SessionStatus::Cancelled {
+        if self.0.session.status == SessionStatus::Cancelled {
             return 0;
         }
-        (self.0.capacity - self.0.booked_places).max(0)
+        (self.0.session.capacity - self.0.session.booked_places).max(0)
     }
     /// Scheduled, confirmed, in progress, completed or cancelled.
     async fn status(&self) -> SessionStatus {
-        self.0.status
+        self.0.session.status
     }
     /// Why the session was cancelled.
     async fn cancellation_reason(&self) -> Option<&str> {
-        self.0.cancellation_reason.as_deref()
+        self.0.session.cancellation_reason.as_deref()
     }
     /// Who is attending: for admins, and for the instructor teaching this session. Only what
     /// an instructor needs on the day: no money, no internal notes, no other bookings.
     async fn attendees(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SessionAttendee>> {
         let principal = require_principal(ctx)?;
-        attendance::ensure_can_run(principal, &self.0)?;
+        attendance::ensure_can_run(principal, &self.0.session)?;
         let db = &ctx.data_unchecked::<AppState>().db;
-        let rows = attendance::attendees(db, self.0.id).await?;
-        let records = load_many::<AttendanceBySession, _>(ctx, self.0.id).await?;
+        let rows = attendance::attendees(db, self.0.session.id).await?;
+        let records = load_many::<AttendanceBySession, _>(ctx, self.0.session.id).await?;
         let user_ids: Vec<Uuid> = rows.iter().filter_map(|(a, _)| a.user_id).collect();
         let users = ctx
             .data_unchecked::<DataLoader<UserLoader>>()
@@ -264,9 +286,9 @@ impl CourseSession {
     /// Notes on the session (admins and the session's instructor).
     async fn notes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SessionNote>> {
         let principal = require_principal(ctx)?;
-        attendance::ensure_can_run(principal, &self.0)?;
+        attendance::ensure_can_run(principal, &self.0.session)?;
         let db = &ctx.data_unchecked::<AppState>().db;
-        Ok(attendance::notes(db, self.0.id)
+        Ok(attendance::notes(db, self.0.session.id)
             .await?
             .into_iter()
             .map(SessionNote)
@@ -435,83 +457,101 @@ impl SessionNote {
 }
 
 /// A booking: one customer, one session, one or more attendees.
-pub struct Booking(pub booking::Model);
+pub struct Booking(pub BookingBundle);
+
+impl Booking {
+    /// A booking whose relations will come from their loaders.
+    pub fn new(booking: booking::Model) -> Self {
+        Self(BookingBundle {
+            booking: Arc::new(booking),
+            session: None,
+            payments: None,
+        })
+    }
+}
 
 /// A booking: one customer, one session, one or more attendees.
 #[Object]
 impl Booking {
     /// Unique id.
     async fn id(&self) -> Uuid {
-        self.0.id
+        self.0.booking.id
     }
     /// The booking reference the customer quotes, e.g. `RFT-7K3QX-9MZT2-4HP`.
     async fn reference(&self) -> &str {
-        &self.0.reference
+        &self.0.booking.reference
     }
     /// Pending, confirmed, cancelled, completed or no-show.
     async fn status(&self) -> BookingStatus {
-        self.0.status
+        self.0.booking.status
     }
     /// Pending, partially paid, paid, partially refunded, refunded or failed.
     async fn payment_status(&self) -> PaymentStatus {
-        self.0.payment_status
+        self.0.booking.payment_status
     }
     /// Price per attendee in pounds, as booked.
     async fn unit_price(&self) -> Decimal {
-        money::from_pence(self.0.unit_price_pence)
+        money::from_pence(self.0.booking.unit_price_pence)
     }
     /// Total price in pounds.
     async fn total_amount(&self) -> Decimal {
-        money::from_pence(self.0.total_amount_pence)
+        money::from_pence(self.0.booking.total_amount_pence)
     }
     /// Paid so far, in pounds.
     async fn amount_paid(&self) -> Decimal {
-        money::from_pence(self.0.amount_paid_pence)
+        money::from_pence(self.0.booking.amount_paid_pence)
     }
     /// Refunded so far, in pounds.
     async fn amount_refunded(&self) -> Decimal {
-        money::from_pence(self.0.amount_refunded_pence)
+        money::from_pence(self.0.booking.amount_refunded_pence)
     }
     /// Still to pay, in pounds (zero for cancelled bookings).
     async fn balance_due(&self) -> Decimal {
-        if self.0.status == BookingStatus::Cancelled {
+        if self.0.booking.status == BookingStatus::Cancelled {
             return money::from_pence(0);
         }
-        money::from_pence((self.0.total_amount_pence - self.0.amount_paid_pence).max(0))
+        money::from_pence(
+            (self.0.booking.total_amount_pence - self.0.booking.amount_paid_pence).max(0),
+        )
     }
     /// Number of attendees.
     async fn number_of_attendees(&self) -> i32 {
-        self.0.number_of_attendees
+        self.0.booking.number_of_attendees
     }
     /// Accessibility, dietary or other needs.
     async fn special_requirements(&self) -> Option<&str> {
-        self.0.special_requirements.as_deref()
+        self.0.booking.special_requirements.as_deref()
     }
     /// When the booking was made.
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.0.booking.created_at
     }
     /// When it was cancelled, if it was.
     async fn cancelled_at(&self) -> Option<DateTime<Utc>> {
-        self.0.cancelled_at
+        self.0.booking.cancelled_at
     }
     /// Why it was cancelled.
     async fn cancellation_reason(&self) -> Option<&str> {
-        self.0.cancellation_reason.as_deref()
+        self.0.booking.cancellation_reason.as_deref()
     }
     /// The customer who booked.
     async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        Ok(load::<UserLoader>(ctx, self.0.user_id).await?.map(User))
+        Ok(load::<UserLoader>(ctx, self.0.booking.user_id)
+            .await?
+            .map(User))
     }
     /// The session booked.
     async fn session(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<CourseSession>> {
-        Ok(load::<SessionLoader>(ctx, self.0.session_id)
+        if let Some(session) = &self.0.session {
+            return Ok(session.clone().map(CourseSession));
+        }
+        Ok(load::<SessionLoader>(ctx, self.0.booking.session_id)
             .await?
-            .map(CourseSession))
+            .map(CourseSession::new))
     }
     /// Who is attending.
     async fn attendees(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<BookingAttendee>> {
-        Ok(load_many::<AttendeesByBooking, _>(ctx, self.0.id)
+        Ok(load_many::<AttendeesByBooking, _>(ctx, self.0.booking.id)
             .await?
             .into_iter()
             .map(BookingAttendee)
@@ -519,8 +559,11 @@ impl Booking {
     }
     /// Payments on this booking (admin or the customer; never instructors).
     async fn payments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Payment>> {
-        admin_or(ctx, self.0.user_id)?;
-        Ok(load_many::<PaymentsByBooking, _>(ctx, self.0.id)
+        admin_or(ctx, self.0.booking.user_id)?;
+        if let Some(payments) = &self.0.payments {
+            return Ok(payments.iter().cloned().map(Payment).collect());
+        }
+        Ok(load_many::<PaymentsByBooking, _>(ctx, self.0.booking.id)
             .await?
             .into_iter()
             .map(Payment)
@@ -528,8 +571,8 @@ impl Booking {
     }
     /// Refunds on this booking (admin or the customer; never instructors).
     async fn refunds(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Refund>> {
-        admin_or(ctx, self.0.user_id)?;
-        Ok(load_many::<RefundsByBooking, _>(ctx, self.0.id)
+        admin_or(ctx, self.0.booking.user_id)?;
+        Ok(load_many::<RefundsByBooking, _>(ctx, self.0.booking.id)
             .await?
             .into_iter()
             .map(Refund)
@@ -537,12 +580,14 @@ impl Booking {
     }
     /// Certificates issued from this booking (admin or the customer).
     async fn certificates(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Certificate>> {
-        admin_or(ctx, self.0.user_id)?;
-        Ok(load_many::<CertificatesByBooking, _>(ctx, self.0.id)
-            .await?
-            .into_iter()
-            .map(Certificate)
-            .collect())
+        admin_or(ctx, self.0.booking.user_id)?;
+        Ok(
+            load_many::<CertificatesByBooking, _>(ctx, self.0.booking.id)
+                .await?
+                .into_iter()
+                .map(Certificate)
+                .collect(),
+        )
     }
 }
 
@@ -608,7 +653,7 @@ impl Payment {
     async fn booking(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Booking>> {
         Ok(load::<BookingLoader>(ctx, self.0.booking_id)
             .await?
-            .map(Booking))
+            .map(Booking::new))
     }
 }
 
@@ -658,7 +703,7 @@ impl Refund {
     async fn booking(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Booking>> {
         Ok(load::<BookingLoader>(ctx, self.0.booking_id)
             .await?
-            .map(Booking))
+            .map(Booking::new))
     }
 }
 

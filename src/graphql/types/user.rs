@@ -14,7 +14,7 @@ use crate::entities::enums::{ContactMethod, CustomerType, NoteType, Role, UserSt
 use crate::entities::{user, user_activity_log, user_note};
 use crate::error::AppError;
 use crate::graphql::loaders::{
-    BookingsByUser, BookingsPageKey, CertificatesByUser, PaymentsByUser, UserLoader,
+    BookingExtras, BookingsByUser, BookingsPageKey, CertificatesByUser, PaymentsByUser, UserLoader,
 };
 use crate::graphql::types::booking::{Booking, Certificate, Payment};
 use crate::money;
@@ -277,6 +277,7 @@ impl User {
             user_id: self.0.id,
             limit,
             after,
+            extras: booking_extras(ctx, self.0.id),
         };
         let rows = ctx
             .data_unchecked::<DataLoader<BookingsByUser>>()
@@ -284,7 +285,7 @@ impl User {
             .await
             .map_err(|e| AppError::internal(anyhow::anyhow!("{e}")))?
             .unwrap_or_default();
-        let page = pages::Page::from_rows(rows, limit, after.is_some(), |b| b.id);
+        let page = pages::Page::from_rows(rows, limit, after.is_some(), |b| b.booking.id);
         Ok(pages::connection(page, Booking))
     }
     /// The user's payments, oldest first (admin or the user themself).
@@ -402,5 +403,20 @@ impl From<user_activity_log::Model> for ActivityEntry {
             ip_address: m.ip_address,
             created_at: m.created_at,
         }
+    }
+}
+
+/// The relations a `bookings` selection will read from every booking, so its page loads
+/// them along with the bookings. Payments only when the viewer may see them.
+fn booking_extras(ctx: &Context<'_>, user_id: Uuid) -> BookingExtras {
+    let node = ctx.look_ahead().field("edges").field("node");
+    let session = node.field("session");
+    let rc = request_context(ctx);
+    BookingExtras {
+        session: session.exists(),
+        course: session.field("course").exists(),
+        venue: session.field("venue").exists(),
+        payments: node.field("payments").exists()
+            && (rc.is_admin() || rc.actor_id() == Some(user_id)),
     }
 }
