@@ -181,8 +181,8 @@ pub struct BookingsPageKey {
 type PageSpec = (u64, Option<Uuid>);
 
 /// Users' booking pages: one statement for every user asking for the same page, then,
-/// over every booking of every page, one for the sessions (their courses and venues
-/// joined on) and one for the payments, as the look-ahead asks.
+/// over every booking of every page, one each for the sessions, their courses, their
+/// venues and the payments, as the look-ahead asks.
 pub struct BookingsByUser(pub DatabaseConnection);
 
 impl Loader<BookingsPageKey> for BookingsByUser {
@@ -288,60 +288,45 @@ impl Related {
 }
 
 /// Sessions by id, each with its course and venue if `extras` asks for them: one
-/// statement, the catalogue rows joined on.
+/// statement for the sessions, and one each for their (few, distinct) courses and venues.
+/// Joining the catalogue on instead would decode a course and a venue per session.
 async fn sessions_with_catalogue(
     db: &DatabaseConnection,
     ids: Vec<Uuid>,
     extras: BookingExtras,
 ) -> Result<HashMap<Uuid, Arc<SessionBundle>>, Arc<DbErr>> {
-    let find = course_session::Entity::find().filter(course_session::Column::Id.is_in(ids));
-    let rows: Vec<(
-        course_session::Model,
-        Fetched<course::Model>,
-        Fetched<venue::Model>,
-    )> = match (extras.course, extras.venue) {
-        (true, true) => find
-            .find_also_related(course::Entity)
-            .find_also(course_session::Entity, venue::Entity)
-            .all(db)
-            .await
-            .map_err(Arc::new)?
-            .into_iter()
-            .map(|(s, c, v)| (s, Some(c.map(Arc::new)), Some(v.map(Arc::new))))
-            .collect(),
-        (true, false) => find
-            .find_also_related(course::Entity)
-            .all(db)
-            .await
-            .map_err(Arc::new)?
-            .into_iter()
-            .map(|(s, c)| (s, Some(c.map(Arc::new)), None))
-            .collect(),
-        (false, true) => find
-            .find_also_related(venue::Entity)
-            .all(db)
-            .await
-            .map_err(Arc::new)?
-            .into_iter()
-            .map(|(s, v)| (s, None, Some(v.map(Arc::new))))
-            .collect(),
-        (false, false) => find
-            .all(db)
-            .await
-            .map_err(Arc::new)?
-            .into_iter()
-            .map(|s| (s, None, None))
-            .collect(),
+    let sessions = SessionLoader(db.clone()).load(&ids).await?;
+    let distinct = |of: fn(&course_session::Model) -> Uuid| {
+        let mut ids: Vec<Uuid> = sessions.values().map(of).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
     };
-    Ok(rows
+    let courses = match extras.course {
+        true => Some(shared(
+            CourseLoader(db.clone())
+                .load(&distinct(|s| s.course_id))
+                .await?,
+        )),
+        false => None,
+    };
+    let venues = match extras.venue {
+        true => Some(shared(
+            VenueLoader(db.clone())
+                .load(&distinct(|s| s.venue_id))
+                .await?,
+        )),
+        false => None,
+    };
+    Ok(sessions
         .into_iter()
-        .map(|(session, course, venue)| {
+        .map(|(id, session)| {
             let bundle = SessionBundle {
+                course: courses.as_ref().map(|c| c.get(&session.course_id).cloned()),
+                venue: venues.as_ref().map(|v| v.get(&session.venue_id).cloned()),
                 session,
-                course,
-                venue,
             };
-            (bundle.session.id, Arc::new(bundle))
+            (id, Arc::new(bundle))
         })
         .collect())
 }
