@@ -15,9 +15,6 @@ pub const SQLITE_MAX_POOL: u32 = 4;
 /// Page cache per SQLite connection, in KiB (SQLite's default is 2 MiB).
 const SQLITE_CACHE_KIB: u32 = 16 * 1024;
 
-/// Rows an SQLite connection thread may hand over before waiting for the reader.
-const SQLITE_ROW_BUFFER: usize = 1024;
-
 /// Opens a connection pool. SQLite runs in WAL mode with a busy timeout, so readers never
 /// block the single writer and writers queue rather than fail.
 pub async fn connect(url: &str, pool_size: u32) -> Result<DatabaseConnection, DbErr> {
@@ -41,10 +38,6 @@ pub async fn connect(url: &str, pool_size: u32) -> Result<DatabaseConnection, Db
                 .create_if_missing(true)
                 .pragma("cache_size", format!("-{SQLITE_CACHE_KIB}"))
                 .pragma("mmap_size", "268435456")
-                // Each connection runs on its own thread and hands rows back through a
-                // channel; a deep channel lets a query's rows cross in one go instead
-                // of a context switch every 50 rows.
-                .row_buffer_size(SQLITE_ROW_BUFFER)
         });
     Database::connect(options).await
 }

@@ -258,9 +258,7 @@ impl Related {
             return Ok(related);
         }
         if extras.session {
-            let mut ids: Vec<Uuid> = bookings.iter().map(|b| b.session_id).collect();
-            ids.sort_unstable();
-            ids.dedup();
+            let ids = distinct(bookings.iter().map(|b| b.session_id));
             related.sessions = Some(sessions_with_catalogue(db, ids, extras).await?);
         }
         if extras.payments {
@@ -296,26 +294,18 @@ async fn sessions_with_catalogue(
     extras: BookingExtras,
 ) -> Result<HashMap<Uuid, Arc<SessionBundle>>, Arc<DbErr>> {
     let sessions = SessionLoader(db.clone()).load(&ids).await?;
-    let distinct = |of: fn(&course_session::Model) -> Uuid| {
-        let mut ids: Vec<Uuid> = sessions.values().map(of).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        ids
-    };
     let courses = match extras.course {
-        true => Some(shared(
-            CourseLoader(db.clone())
-                .load(&distinct(|s| s.course_id))
-                .await?,
-        )),
+        true => {
+            let ids = distinct(sessions.values().map(|s| s.course_id));
+            Some(shared(CourseLoader(db.clone()).load(&ids).await?))
+        }
         false => None,
     };
     let venues = match extras.venue {
-        true => Some(shared(
-            VenueLoader(db.clone())
-                .load(&distinct(|s| s.venue_id))
-                .await?,
-        )),
+        true => {
+            let ids = distinct(sessions.values().map(|s| s.venue_id));
+            Some(shared(VenueLoader(db.clone()).load(&ids).await?))
+        }
         false => None,
     };
     Ok(sessions
@@ -329,6 +319,14 @@ async fn sessions_with_catalogue(
             (id, Arc::new(bundle))
         })
         .collect())
+}
+
+/// Each id once, so an `IN (...)` list stays as short as it can.
+fn distinct(ids: impl Iterator<Item = Uuid>) -> Vec<Uuid> {
+    let mut ids: Vec<Uuid> = ids.collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }
 
 fn shared<T>(map: HashMap<Uuid, T>) -> HashMap<Uuid, Arc<T>> {

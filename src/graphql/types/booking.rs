@@ -54,9 +54,15 @@ where
         .unwrap_or_default())
 }
 
-fn admin_or(ctx: &Context<'_>, user_id: Uuid) -> async_graphql::Result<()> {
+/// Whether the caller may see a customer's money and certificates: an admin, or the
+/// customer themself (never an instructor).
+pub(super) fn may_see_money(ctx: &Context<'_>, user_id: Uuid) -> bool {
     let rc = request_context(ctx);
-    if rc.is_admin() || rc.actor_id() == Some(user_id) {
+    rc.is_admin() || rc.actor_id() == Some(user_id)
+}
+
+fn admin_or(ctx: &Context<'_>, user_id: Uuid) -> async_graphql::Result<()> {
+    if may_see_money(ctx, user_id) {
         Ok(())
     } else {
         Err(AppError::Forbidden.into())

@@ -411,12 +411,10 @@ impl From<user_activity_log::Model> for ActivityEntry {
 fn booking_extras(ctx: &Context<'_>, user_id: Uuid) -> BookingExtras {
     let node = ctx.look_ahead().field("edges").field("node");
     let session = node.field("session");
-    let rc = request_context(ctx);
     BookingExtras {
         session: session.exists(),
         course: session.field("course").exists(),
         venue: session.field("venue").exists(),
-        payments: node.field("payments").exists()
-            && (rc.is_admin() || rc.actor_id() == Some(user_id)),
+        payments: node.field("payments").exists() && super::booking::may_see_money(ctx, user_id),
     }
 }
