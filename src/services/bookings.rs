@@ -479,23 +479,62 @@ pub async fn cancel(
     Ok(after)
 }
 
+/// The columns that place a booking: whose it is, which session, and when. A page of
+/// bookings whose selection reads nothing else fetches only these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FromQueryResult)]
+pub struct BookingKeys {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub session_id: Uuid,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A row shape a page of bookings can be read as.
+pub trait BookingPageRow: FromQueryResult + Send + Sync {
+    /// The select list, over the bookings table aliased `b`.
+    const COLUMNS: &'static str;
+    /// Where the row sits in a user's bookings.
+    fn keys(&self) -> BookingKeys;
+}
+
+impl BookingPageRow for BookingKeys {
+    const COLUMNS: &'static str = "b.id, b.user_id, b.session_id, b.created_at";
+    fn keys(&self) -> BookingKeys {
+        *self
+    }
+}
+
+impl BookingPageRow for booking::Model {
+    const COLUMNS: &'static str = "b.*";
+    fn keys(&self) -> BookingKeys {
+        BookingKeys {
+            id: self.id,
+            user_id: self.user_id,
+            session_id: self.session_id,
+            created_at: self.created_at,
+        }
+    }
+}
+
 /// The newest `limit + 1` bookings of each user, in one statement, newest first (by
 /// creation time, then id): what `User.bookings(first)` needs for a whole page of users
-/// at once. With `before_id`, only bookings older than that booking count.
+/// at once. With `before_id`, only bookings older than that booking count. `R` says which
+/// columns to read: every one, or only the keys.
 ///
-/// Both plans read each user's bookings off the `(user_id, created_at, id)` index and
-/// fetch only the rows wanted: PostgreSQL with a `LATERAL` join per user, SQLite (which
-/// has no `LATERAL`) by numbering the index entries with a window function.
-pub async fn newest_per_user(
+/// Both plans walk each user's entries of the `(user_id, created_at, id)` index and then
+/// read only the rows wanted: PostgreSQL with a `LATERAL` join per user, SQLite (which
+/// has no `LATERAL`) with a correlated `rowid IN (... LIMIT n)` per user.
+pub async fn newest_per_user<R: BookingPageRow>(
     conn: &impl ConnectionTrait,
     user_ids: &[Uuid],
     limit: u64,
     before_id: Option<Uuid>,
-) -> Result<Vec<booking::Model>, sea_orm::DbErr> {
+) -> Result<Vec<R>, sea_orm::DbErr> {
     if user_ids.is_empty() {
         return Ok(Vec::new());
     }
     let backend = conn.get_database_backend();
+    let columns = R::COLUMNS;
     let cursor = |p: &str| {
         format!(
             " AND (x.created_at, x.id) < (SELECT c.created_at, c.id FROM bookings c WHERE c.id = {p})"
@@ -512,7 +551,7 @@ pub async fn newest_per_user(
             None => String::new(),
         };
         let sql = format!(
-            "SELECT b.* FROM unnest($1::uuid[]) AS u(id) CROSS JOIN LATERAL (\
+            "SELECT {columns} FROM unnest($1::uuid[]) AS u(id) CROSS JOIN LATERAL (\
                SELECT x.* FROM bookings x WHERE x.user_id = u.id{cursor_clause} \
                ORDER BY x.created_at DESC, x.id DESC LIMIT $2\
              ) b"
@@ -520,7 +559,7 @@ pub async fn newest_per_user(
         (sql, values)
     } else {
         let mut values: Vec<sea_orm::Value> = user_ids.iter().map(|id| (*id).into()).collect();
-        let users = vec!["?"; user_ids.len()].join(", ");
+        let users = vec!["(?)"; user_ids.len()].join(", ");
         let cursor_clause = match before_id {
             Some(before) => {
                 values.push(before.into());
@@ -530,19 +569,19 @@ pub async fn newest_per_user(
         };
         values.push(take.into());
         let sql = format!(
-            "SELECT b.* FROM bookings b JOIN (\
-               SELECT x.id, ROW_NUMBER() OVER (PARTITION BY x.user_id ORDER BY x.created_at DESC, x.id DESC) AS rn \
-               FROM bookings x WHERE x.user_id IN ({users}){cursor_clause}\
-             ) ranked ON ranked.id = b.id WHERE ranked.rn <= ?"
+            "SELECT {columns} FROM (VALUES {users}) AS u JOIN bookings b ON b.rowid IN (\
+               SELECT x.rowid FROM bookings x WHERE x.user_id = u.column1{cursor_clause} \
+               ORDER BY x.created_at DESC, x.id DESC LIMIT ?\
+             )"
         );
         (sql, values)
     };
-    let mut rows =
-        booking::Model::find_by_statement(Statement::from_sql_and_values(backend, sql, values))
-            .all(conn)
-            .await?;
-    rows.sort_unstable_by(|a, b| {
-        (a.user_id, b.created_at, b.id).cmp(&(b.user_id, a.created_at, a.id))
+    let mut rows = R::find_by_statement(Statement::from_sql_and_values(backend, sql, values))
+        .all(conn)
+        .await?;
+    rows.sort_unstable_by_key(|r| {
+        let k = r.keys();
+        (k.user_id, std::cmp::Reverse((k.created_at, k.id)))
     });
     Ok(rows)
 }

@@ -259,3 +259,53 @@ async fn cursors_from_nowhere_are_refused_or_empty_and_instructors_never_see_the
     assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body:#}");
     assert!(!body.to_string().contains("95.00"), "{body:#}");
 }
+
+#[tokio::test]
+async fn a_page_that_reads_only_keys_agrees_with_a_full_page_and_the_database() {
+    let shop = shop().await;
+    let keys_only = walk(
+        &shop,
+        "query($id: UUID!, $after: String) { user(id: $id) { bookings(first: 2, after: $after) {
+           edges { cursor node { id createdAt session { id } payments { amount } } }
+           pageInfo { hasNextPage endCursor } } } }",
+    )
+    .await;
+    // The same page, with columns beyond the keys asked for through a fragment.
+    let full = walk(
+        &shop,
+        "query($id: UUID!, $after: String) { user(id: $id) { bookings(first: 2, after: $after) {
+           edges { cursor node { id createdAt session { id } payments { amount } ...Money } }
+           pageInfo { hasNextPage endCursor } } } }
+         fragment Money on Booking { reference status totalAmount amountPaid }",
+    )
+    .await;
+    assert_eq!(keys_only.len(), 6);
+    assert_eq!(full.len(), keys_only.len());
+    for (k, f) in keys_only.iter().zip(&full) {
+        for field in ["id", "createdAt", "session", "payments"] {
+            assert_eq!(k[field], f[field], "{field}: {k:#} vs {f:#}");
+        }
+        assert!(k.get("reference").is_none());
+        let row = booking::Entity::find_by_id(uuid_of(&f["id"]))
+            .one(&shop.app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(f["reference"], json!(row.reference));
+        let status = serde_json::to_value(row.status).unwrap();
+        assert_eq!(f["status"], json!(status.as_str().unwrap().to_uppercase()));
+        assert_eq!(
+            f["totalAmount"],
+            json!(rft_users::money::from_pence(row.total_amount_pence).to_string())
+        );
+        assert_eq!(
+            f["amountPaid"],
+            json!(rft_users::money::from_pence(row.amount_paid_pence).to_string())
+        );
+        let created = chrono::DateTime::parse_from_rfc3339(k["createdAt"].as_str().unwrap())
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(created, row.created_at);
+        assert_eq!(uuid_of(&k["session"]["id"]), row.session_id);
+    }
+}

@@ -7,6 +7,7 @@ use async_graphql::dataloader::Loader;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
+use crate::services::bookings::{BookingKeys, BookingPageRow, newest_per_user};
 use crate::entities::{
     attendance_record, booking, booking_attendee, certificate, course, course_session, payment,
     refund, venue,
@@ -144,6 +145,9 @@ pub struct BookingExtras {
     pub venue: bool,
     /// The booking's payments.
     pub payments: bool,
+    /// Every column of the booking; without it, only its keys (id, customer, session and
+    /// creation time) are read, and any other field loads the whole row by id.
+    pub full: bool,
 }
 
 /// A relation fetched together with its parent. `None`: not fetched, ask the loader;
@@ -158,10 +162,27 @@ pub struct SessionBundle {
     pub venue: Fetched<venue::Model>,
 }
 
+/// A booking as a page read it: the whole row, or only its keys.
+#[derive(Debug, Clone)]
+pub enum BookingRow {
+    Full(Arc<booking::Model>),
+    Keys(BookingKeys),
+}
+
+impl BookingRow {
+    /// Whose booking it is, which session, and when; known either way.
+    pub fn keys(&self) -> BookingKeys {
+        match self {
+            Self::Full(model) => model.keys(),
+            Self::Keys(keys) => *keys,
+        }
+    }
+}
+
 /// A booking, with the relations that were fetched alongside it.
 #[derive(Debug, Clone)]
 pub struct BookingBundle {
-    pub booking: Arc<booking::Model>,
+    pub booking: BookingRow,
     pub session: Fetched<SessionBundle>,
     /// The booking's payments, oldest first, if they were fetched.
     pub payments: Option<Arc<Vec<payment::Model>>>,
@@ -204,15 +225,30 @@ impl Loader<BookingsPageKey> for BookingsByUser {
             extras.course |= k.extras.course;
             extras.venue |= k.extras.venue;
             extras.payments |= k.extras.payments;
+            extras.full |= k.extras.full;
         }
-        let mut pages: Vec<(PageSpec, Vec<booking::Model>)> = Vec::new();
+        let mut pages: Vec<(PageSpec, Vec<BookingRow>)> = Vec::new();
         for ((limit, after), user_ids) in groups {
-            let rows = crate::services::bookings::newest_per_user(&self.0, &user_ids, limit, after)
-                .await
-                .map_err(Arc::new)?;
+            let rows = match extras.full {
+                true => newest_per_user::<booking::Model>(&self.0, &user_ids, limit, after)
+                    .await
+                    .map_err(Arc::new)?
+                    .into_iter()
+                    .map(|m| BookingRow::Full(Arc::new(m)))
+                    .collect(),
+                false => newest_per_user::<BookingKeys>(&self.0, &user_ids, limit, after)
+                    .await
+                    .map_err(Arc::new)?
+                    .into_iter()
+                    .map(BookingRow::Keys)
+                    .collect(),
+            };
             pages.push(((limit, after), rows));
         }
-        let all: Vec<&booking::Model> = pages.iter().flat_map(|(_, rows)| rows).collect();
+        let all: Vec<BookingKeys> = pages
+            .iter()
+            .flat_map(|(_, rows)| rows.iter().map(BookingRow::keys))
+            .collect();
         let related = Related::fetch(&self.0, &all, extras).await?;
 
         // The keys asking for each (user, page); several may differ only in extras.
@@ -228,7 +264,7 @@ impl Loader<BookingsPageKey> for BookingsByUser {
         for ((limit, after), rows) in pages {
             for row in rows {
                 let bundle = related.bundle(row);
-                let page = (bundle.booking.user_id, limit, after);
+                let page = (bundle.booking.keys().user_id, limit, after);
                 for k in askers.get(&page).into_iter().flatten() {
                     if let Some(list) = out.get_mut(k) {
                         list.push(bundle.clone());
@@ -250,7 +286,7 @@ struct Related {
 impl Related {
     async fn fetch(
         db: &DatabaseConnection,
-        bookings: &[&booking::Model],
+        bookings: &[BookingKeys],
         extras: BookingExtras,
     ) -> Result<Self, Arc<DbErr>> {
         let mut related = Self::default();
@@ -269,18 +305,19 @@ impl Related {
         Ok(related)
     }
 
-    fn bundle(&self, booking: booking::Model) -> BookingBundle {
+    fn bundle(&self, booking: BookingRow) -> BookingBundle {
+        let keys = booking.keys();
         BookingBundle {
             session: self
                 .sessions
                 .as_ref()
-                .map(|s| s.get(&booking.session_id).cloned()),
+                .map(|s| s.get(&keys.session_id).cloned()),
             payments: self.payments.as_ref().map(|p| {
-                p.get(&booking.id)
+                p.get(&keys.id)
                     .cloned()
                     .unwrap_or_else(|| Arc::new(Vec::new()))
             }),
-            booking: Arc::new(booking),
+            booking,
         }
     }
 }

@@ -20,6 +20,7 @@ use crate::error::AppError;
 use crate::graphql::loaders::*;
 use crate::money;
 use crate::services::attendance;
+use crate::services::bookings::BookingKeys;
 
 fn loader_error(e: std::sync::Arc<sea_orm::DbErr>) -> async_graphql::Error {
     AppError::internal(anyhow::anyhow!("{e}")).into()
@@ -469,10 +470,26 @@ impl Booking {
     /// A booking whose relations will come from their loaders.
     pub fn new(booking: booking::Model) -> Self {
         Self(BookingBundle {
-            booking: Arc::new(booking),
+            booking: BookingRow::Full(Arc::new(booking)),
             session: None,
             payments: None,
         })
+    }
+
+    /// Id, customer, session and creation time: always at hand.
+    fn keys(&self) -> BookingKeys {
+        self.0.booking.keys()
+    }
+
+    /// The whole row: as fetched, or through the loader when only the keys were read.
+    async fn row(&self, ctx: &Context<'_>) -> async_graphql::Result<Arc<booking::Model>> {
+        match &self.0.booking {
+            BookingRow::Full(model) => Ok(model.clone()),
+            BookingRow::Keys(keys) => load::<BookingLoader>(ctx, keys.id)
+                .await?
+                .map(Arc::new)
+                .ok_or_else(|| AppError::NotFound("booking").into()),
+        }
     }
 }
 
@@ -481,68 +498,75 @@ impl Booking {
 impl Booking {
     /// Unique id.
     async fn id(&self) -> Uuid {
-        self.0.booking.id
+        self.keys().id
     }
     /// The booking reference the customer quotes, e.g. `RFT-7K3QX-9MZT2-4HP`.
-    async fn reference(&self) -> &str {
-        &self.0.booking.reference
+    async fn reference(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        Ok(self.row(ctx).await?.reference.clone())
     }
     /// Pending, confirmed, cancelled, completed or no-show.
-    async fn status(&self) -> BookingStatus {
-        self.0.booking.status
+    async fn status(&self, ctx: &Context<'_>) -> async_graphql::Result<BookingStatus> {
+        Ok(self.row(ctx).await?.status)
     }
     /// Pending, partially paid, paid, partially refunded, refunded or failed.
-    async fn payment_status(&self) -> PaymentStatus {
-        self.0.booking.payment_status
+    async fn payment_status(&self, ctx: &Context<'_>) -> async_graphql::Result<PaymentStatus> {
+        Ok(self.row(ctx).await?.payment_status)
     }
     /// Price per attendee in pounds, as booked.
-    async fn unit_price(&self) -> Decimal {
-        money::from_pence(self.0.booking.unit_price_pence)
+    async fn unit_price(&self, ctx: &Context<'_>) -> async_graphql::Result<Decimal> {
+        Ok(money::from_pence(self.row(ctx).await?.unit_price_pence))
     }
     /// Total price in pounds.
-    async fn total_amount(&self) -> Decimal {
-        money::from_pence(self.0.booking.total_amount_pence)
+    async fn total_amount(&self, ctx: &Context<'_>) -> async_graphql::Result<Decimal> {
+        Ok(money::from_pence(self.row(ctx).await?.total_amount_pence))
     }
     /// Paid so far, in pounds.
-    async fn amount_paid(&self) -> Decimal {
-        money::from_pence(self.0.booking.amount_paid_pence)
+    async fn amount_paid(&self, ctx: &Context<'_>) -> async_graphql::Result<Decimal> {
+        Ok(money::from_pence(self.row(ctx).await?.amount_paid_pence))
     }
     /// Refunded so far, in pounds.
-    async fn amount_refunded(&self) -> Decimal {
-        money::from_pence(self.0.booking.amount_refunded_pence)
+    async fn amount_refunded(&self, ctx: &Context<'_>) -> async_graphql::Result<Decimal> {
+        Ok(money::from_pence(self.row(ctx).await?.amount_refunded_pence))
     }
     /// Still to pay, in pounds (zero for cancelled bookings).
-    async fn balance_due(&self) -> Decimal {
-        if self.0.booking.status == BookingStatus::Cancelled {
-            return money::from_pence(0);
+    async fn balance_due(&self, ctx: &Context<'_>) -> async_graphql::Result<Decimal> {
+        let b = self.row(ctx).await?;
+        if b.status == BookingStatus::Cancelled {
+            return Ok(money::from_pence(0));
         }
-        money::from_pence(
-            (self.0.booking.total_amount_pence - self.0.booking.amount_paid_pence).max(0),
-        )
+        Ok(money::from_pence(
+            (b.total_amount_pence - b.amount_paid_pence).max(0),
+        ))
     }
     /// Number of attendees.
-    async fn number_of_attendees(&self) -> i32 {
-        self.0.booking.number_of_attendees
+    async fn number_of_attendees(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
+        Ok(self.row(ctx).await?.number_of_attendees)
     }
     /// Accessibility, dietary or other needs.
-    async fn special_requirements(&self) -> Option<&str> {
-        self.0.booking.special_requirements.as_deref()
+    async fn special_requirements(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<String>> {
+        Ok(self.row(ctx).await?.special_requirements.clone())
     }
     /// When the booking was made.
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.booking.created_at
+        self.keys().created_at
     }
     /// When it was cancelled, if it was.
-    async fn cancelled_at(&self) -> Option<DateTime<Utc>> {
-        self.0.booking.cancelled_at
+    async fn cancelled_at(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<DateTime<Utc>>> {
+        Ok(self.row(ctx).await?.cancelled_at)
     }
     /// Why it was cancelled.
-    async fn cancellation_reason(&self) -> Option<&str> {
-        self.0.booking.cancellation_reason.as_deref()
+    async fn cancellation_reason(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<String>> {
+        Ok(self.row(ctx).await?.cancellation_reason.clone())
     }
     /// The customer who booked.
     async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        Ok(load::<UserLoader>(ctx, self.0.booking.user_id)
+        Ok(load::<UserLoader>(ctx, self.keys().user_id)
             .await?
             .map(User))
     }
@@ -551,13 +575,13 @@ impl Booking {
         if let Some(session) = &self.0.session {
             return Ok(session.clone().map(CourseSession));
         }
-        Ok(load::<SessionLoader>(ctx, self.0.booking.session_id)
+        Ok(load::<SessionLoader>(ctx, self.keys().session_id)
             .await?
             .map(CourseSession::new))
     }
     /// Who is attending.
     async fn attendees(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<BookingAttendee>> {
-        Ok(load_many::<AttendeesByBooking, _>(ctx, self.0.booking.id)
+        Ok(load_many::<AttendeesByBooking, _>(ctx, self.keys().id)
             .await?
             .into_iter()
             .map(BookingAttendee)
@@ -565,11 +589,12 @@ impl Booking {
     }
     /// Payments on this booking (admin or the customer; never instructors).
     async fn payments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Payment>> {
-        admin_or(ctx, self.0.booking.user_id)?;
+        let keys = self.keys();
+        admin_or(ctx, keys.user_id)?;
         if let Some(payments) = &self.0.payments {
             return Ok(payments.iter().cloned().map(Payment).collect());
         }
-        Ok(load_many::<PaymentsByBooking, _>(ctx, self.0.booking.id)
+        Ok(load_many::<PaymentsByBooking, _>(ctx, keys.id)
             .await?
             .into_iter()
             .map(Payment)
@@ -577,8 +602,9 @@ impl Booking {
     }
     /// Refunds on this booking (admin or the customer; never instructors).
     async fn refunds(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Refund>> {
-        admin_or(ctx, self.0.booking.user_id)?;
-        Ok(load_many::<RefundsByBooking, _>(ctx, self.0.booking.id)
+        let keys = self.keys();
+        admin_or(ctx, keys.user_id)?;
+        Ok(load_many::<RefundsByBooking, _>(ctx, keys.id)
             .await?
             .into_iter()
             .map(Refund)
@@ -586,16 +612,29 @@ impl Booking {
     }
     /// Certificates issued from this booking (admin or the customer).
     async fn certificates(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Certificate>> {
-        admin_or(ctx, self.0.booking.user_id)?;
-        Ok(
-            load_many::<CertificatesByBooking, _>(ctx, self.0.booking.id)
-                .await?
-                .into_iter()
-                .map(Certificate)
-                .collect(),
-        )
+        let keys = self.keys();
+        admin_or(ctx, keys.user_id)?;
+        Ok(load_many::<CertificatesByBooking, _>(ctx, keys.id)
+            .await?
+            .into_iter()
+            .map(Certificate)
+            .collect())
     }
 }
+
+/// The fields of `Booking` that read only its keys: a page whose selection asks for
+/// nothing else reads only the key columns.
+pub(super) const BOOKING_KEY_FIELDS: &[&str] = &[
+    "__typename",
+    "id",
+    "createdAt",
+    "user",
+    "session",
+    "attendees",
+    "payments",
+    "refunds",
+    "certificates",
+];
 
 /// A person on a booking.
 pub struct BookingAttendee(pub booking_attendee::Model);

@@ -285,7 +285,7 @@ impl User {
             .await
             .map_err(|e| AppError::internal(anyhow::anyhow!("{e}")))?
             .unwrap_or_default();
-        let page = pages::Page::from_rows(rows, limit, after.is_some(), |b| b.booking.id);
+        let page = pages::Page::from_rows(rows, limit, after.is_some(), |b| b.booking.keys().id);
         Ok(pages::connection(page, Booking))
     }
     /// The user's payments, oldest first (admin or the user themself).
@@ -407,14 +407,20 @@ impl From<user_activity_log::Model> for ActivityEntry {
 }
 
 /// The relations a `bookings` selection will read from every booking, so its page loads
-/// them along with the bookings. Payments only when the viewer may see them.
+/// them along with the bookings (payments only when the viewer may see them), and whether
+/// it reads any column beyond the keys.
 fn booking_extras(ctx: &Context<'_>, user_id: Uuid) -> BookingExtras {
     let node = ctx.look_ahead().field("edges").field("node");
     let session = node.field("session");
+    let full = node.selection_fields().iter().any(|n| {
+        n.selection_set()
+            .any(|f| !super::booking::BOOKING_KEY_FIELDS.contains(&f.name()))
+    });
     BookingExtras {
         session: session.exists(),
         course: session.field("course").exists(),
         venue: session.field("venue").exists(),
         payments: node.field("payments").exists() && super::booking::may_see_money(ctx, user_id),
+        full,
     }
 }
