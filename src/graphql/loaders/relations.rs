@@ -7,11 +7,11 @@ use async_graphql::dataloader::Loader;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
-use crate::services::bookings::{BookingKeys, BookingPageRow, newest_per_user};
 use crate::entities::{
     attendance_record, booking, booking_attendee, certificate, course, course_session, payment,
     refund, venue,
 };
+use crate::services::bookings::{BookingKeys, BookingPageRow, newest_per_user};
 
 /// A loader of rows by primary key.
 macro_rules! by_id_loader {

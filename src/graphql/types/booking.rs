@@ -526,7 +526,9 @@ impl Booking {
     }
     /// Refunded so far, in pounds.
     async fn amount_refunded(&self, ctx: &Context<'_>) -> async_graphql::Result<Decimal> {
-        Ok(money::from_pence(self.row(ctx).await?.amount_refunded_pence))
+        Ok(money::from_pence(
+            self.row(ctx).await?.amount_refunded_pence,
+        ))
     }
     /// Still to pay, in pounds (zero for cancelled bookings).
     async fn balance_due(&self, ctx: &Context<'_>) -> async_graphql::Result<Decimal> {
@@ -554,7 +556,10 @@ impl Booking {
         self.keys().created_at
     }
     /// When it was cancelled, if it was.
-    async fn cancelled_at(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<DateTime<Utc>>> {
+    async fn cancelled_at(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<DateTime<Utc>>> {
         Ok(self.row(ctx).await?.cancelled_at)
     }
     /// Why it was cancelled.
