@@ -12,7 +12,7 @@ use sea_orm::{
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, error_code, uuid_of};
+use crate::helpers::{Catalogue, TestApp, error_code, uuid_of};
 
 const PAGE: &str = "query($id: UUID!, $after: String) { user(id: $id) { bookings(first: 2, after: $after) {
   edges { cursor node { id reference session { id course { name } venue { name } } payments { amount method } } }
@@ -34,14 +34,12 @@ struct Shop {
 async fn shop() -> Shop {
     let app = TestApp::spawn().await;
     let (_, admin) = app.admin().await;
-    let efaw = app
-        .create_course(&admin, "Emergency First Aid at Work", "EFAW", "95.00")
-        .await;
-    let faw = app
-        .create_course(&admin, "First Aid at Work", "FAW", "150.00")
-        .await;
-    let leeds = app.create_venue(&admin, "Leeds Training Centre").await;
-    let york = app.create_venue(&admin, "York Hub").await;
+    let Catalogue {
+        efaw,
+        faw,
+        leeds,
+        york,
+    } = app.catalogue(&admin).await;
     let sessions = [
         app.create_session(&admin, efaw, leeds, None, 7, Some(30))
             .await,

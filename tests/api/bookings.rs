@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::helpers::{
-    BOOKING_FIELDS, TestApp, error_code, error_field, is_booking_reference, uuid_of,
+    BOOKING_FIELDS, Catalogue, TestApp, error_code, error_field, is_booking_reference, uuid_of,
 };
 
 fn create_booking() -> String {
@@ -128,14 +128,12 @@ async fn catalogue_is_public_with_remaining_places_and_filters() {
     let app = TestApp::spawn().await;
     let (_, admin) = app.admin().await;
     let (trainer, _) = app.logged_in(Role::Instructor, "trainer@example.com").await;
-    let efaw = app
-        .create_course(&admin, "Emergency First Aid at Work", "EFAW", "95.00")
-        .await;
-    let faw = app
-        .create_course(&admin, "First Aid at Work", "FAW", "150.00")
-        .await;
-    let leeds = app.create_venue(&admin, "Leeds Training Centre").await;
-    let york = app.create_venue(&admin, "York Hub").await;
+    let Catalogue {
+        efaw,
+        faw,
+        leeds,
+        york,
+    } = app.catalogue(&admin).await;
     let s1 = app
         .create_session(&admin, efaw, leeds, Some(trainer.id), 5, Some(12))
         .await;

@@ -13,7 +13,7 @@ use sea_orm::{ActiveModelTrait, IntoActiveModel};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, uuid_of};
+use crate::helpers::{Catalogue, TestApp, uuid_of};
 
 const PAGE: &str = "query { users(first: 50) { edges { node { email bookings { edges { node { session { course { name } venue { name } } payments { amount } } } } certificates { expiresOn } } } } }";
 
@@ -31,10 +31,12 @@ async fn statements_for_page_of(n: usize) -> usize {
     let counter = Arc::new(AtomicUsize::new(0));
     let app = TestApp::spawn_counting(counter.clone()).await;
     let (_, admin) = app.admin().await;
-    let efaw = app.create_course(&admin, EFAW, "EFAW", "95.00").await;
-    let faw = app.create_course(&admin, FAW, "FAW", "150.00").await;
-    let leeds = app.create_venue(&admin, "Leeds Training Centre").await;
-    let york = app.create_venue(&admin, "York Hub").await;
+    let Catalogue {
+        efaw,
+        faw,
+        leeds,
+        york,
+    } = app.catalogue(&admin).await;
     let s1 = app
         .create_session(&admin, efaw, leeds, None, 7, Some(60))
         .await;

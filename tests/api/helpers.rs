@@ -409,6 +409,21 @@ impl TestApp {
         uuid_of(&data["createVenue"]["id"])
     }
 
+    /// The usual catalogue, through the API: EFAW (£95) and FAW (£150) courses, and venues
+    /// in Leeds and York.
+    pub async fn catalogue(&self, token: &str) -> Catalogue {
+        Catalogue {
+            efaw: self
+                .create_course(token, "Emergency First Aid at Work", "EFAW", "95.00")
+                .await,
+            faw: self
+                .create_course(token, "First Aid at Work", "FAW", "150.00")
+                .await,
+            leeds: self.create_venue(token, "Leeds Training Centre").await,
+            york: self.create_venue(token, "York Hub").await,
+        }
+    }
+
     /// Schedules a six-hour session starting `days_ahead` days from now, through the API.
     pub async fn create_session(
         &self,
@@ -529,4 +544,12 @@ impl TestApp {
         let sig = sign_stripe(&self.stripe_secret, &body);
         self.stripe_webhook(&body, Some(&sig)).await
     }
+}
+
+/// The ids of the usual test catalogue (see `TestApp::catalogue`).
+pub struct Catalogue {
+    pub efaw: Uuid,
+    pub faw: Uuid,
+    pub leeds: Uuid,
+    pub york: Uuid,
 }
