@@ -38,6 +38,7 @@ pub async fn connect(url: &str, pool_size: u32) -> Result<DatabaseConnection, Db
                 .create_if_missing(true)
                 .pragma("cache_size", format!("-{SQLITE_CACHE_KIB}"))
                 .pragma("mmap_size", "268435456")
+                .row_buffer_size(1024)
         });
     Database::connect(options).await
 }

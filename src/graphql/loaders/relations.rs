@@ -198,6 +198,28 @@ pub struct BookingsPageKey {
     pub extras: BookingExtras,
 }
 
+impl BookingExtras {
+    /// Whether rows fetched with these extras hold everything `needed` asks for.
+    pub fn covers(&self, needed: &BookingExtras) -> bool {
+        (self.session || !needed.session)
+            && (self.course || !needed.course)
+            && (self.venue || !needed.venue)
+            && (self.payments || !needed.payments)
+            && (self.full || !needed.full)
+    }
+}
+
+impl BookingsPageKey {
+    /// Whether the page fetched for this key can answer `wanted`: the same user and page,
+    /// with at least the relations and columns `wanted` reads.
+    pub fn answers(&self, wanted: &BookingsPageKey) -> bool {
+        self.user_id == wanted.user_id
+            && self.limit == wanted.limit
+            && self.after == wanted.after
+            && self.extras.covers(&wanted.extras)
+    }
+}
+
 /// Which page of a list: its size and the cursor it starts after.
 type PageSpec = (u64, Option<Uuid>);
 

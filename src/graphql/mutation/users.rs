@@ -26,7 +26,7 @@ impl UserMutation {
     ) -> async_graphql::Result<User> {
         let state = ctx.data_unchecked::<AppState>();
         let actor = Actor::from_request(request_context(ctx));
-        Ok(User(users::create(&state.db, &actor, input).await?))
+        Ok(User::new(users::create(&state.db, &actor, input).await?))
     }
 
     /// Changes a user's details (admin only). Omitted fields are left alone; `null` clears.
@@ -39,7 +39,9 @@ impl UserMutation {
     ) -> async_graphql::Result<User> {
         let state = ctx.data_unchecked::<AppState>();
         let actor = Actor::from_request(request_context(ctx));
-        Ok(User(users::update(&state.db, &actor, id, input).await?))
+        Ok(User::new(
+            users::update(&state.db, &actor, id, input).await?,
+        ))
     }
 
     /// Activates, deactivates or suspends a user (admin only). Leaving ACTIVE ends the
@@ -53,7 +55,7 @@ impl UserMutation {
     ) -> async_graphql::Result<User> {
         let state = ctx.data_unchecked::<AppState>();
         let actor = Actor::from_request(request_context(ctx));
-        Ok(User(
+        Ok(User::new(
             users::set_status(&state.db, &actor, id, status).await?,
         ))
     }

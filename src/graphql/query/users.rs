@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::app::AppState;
 use crate::auth::guard::{RoleGuard, require_principal};
 use crate::error::AppError;
-use crate::graphql::types::user::User;
+use crate::graphql::types::user::{User, prefetch_page};
 use crate::graphql::types::user_input::{UserFilter, UserOrderBy};
 use crate::services::{user_search, users};
 
@@ -46,7 +46,7 @@ impl UserQuery {
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
         let principal = require_principal(ctx)?;
         let db = &ctx.data_unchecked::<AppState>().db;
-        Ok(User(users::find(db, principal.user_id).await?))
+        Ok(User::new(users::find(db, principal.user_id).await?))
     }
 
     /// A user by id (admin only).
@@ -58,7 +58,7 @@ impl UserQuery {
     ) -> async_graphql::Result<Option<User>> {
         let db = &ctx.data_unchecked::<AppState>().db;
         match users::find(db, id).await {
-            Ok(u) => Ok(Some(User(u))),
+            Ok(u) => Ok(Some(User::new(u))),
             Err(AppError::NotFound(_)) => Ok(None),
             Err(e) => Err(e.into()),
         }
@@ -72,7 +72,7 @@ impl UserQuery {
         #[graphql(desc = "The email address.")] email: String,
     ) -> async_graphql::Result<Option<User>> {
         let db = &ctx.data_unchecked::<AppState>().db;
-        Ok(users::find_by_email(db, &email).await?.map(User))
+        Ok(users::find_by_email(db, &email).await?.map(User::new))
     }
 
     /// Searches, filters and sorts users, a page at a time (admin only).
@@ -113,10 +113,15 @@ impl UserQuery {
                 count: std::sync::Mutex::new(Some(page.count)),
             },
         );
+        // The relations every user's selection reads are fetched here, for the whole page.
+        let (cursors, models): (Vec<String>, Vec<_>) = page.rows.into_iter().unzip();
+        let node = ctx.look_ahead().field("edges").field("node");
+        let users = prefetch_page(ctx, &node, models).await?;
         connection.edges.extend(
-            page.rows
+            cursors
                 .into_iter()
-                .map(|(cursor, m)| Edge::new(cursor, User(m))),
+                .zip(users)
+                .map(|(cursor, user)| Edge::new(cursor, user)),
         );
         Ok(connection)
     }

@@ -25,7 +25,7 @@ impl From<Issued> for AuthPayload {
             access_token: i.access_token,
             refresh_token: i.refresh_token,
             expires_at: i.expires_at,
-            user: User(i.user),
+            user: User::new(i.user),
         }
     }
 }

@@ -226,7 +226,7 @@ impl CourseSession {
         let Some(id) = self.0.session.instructor_id else {
             return Ok(None);
         };
-        Ok(load::<UserLoader>(ctx, id).await?.map(User))
+        Ok(load::<UserLoader>(ctx, id).await?.map(User::new))
     }
     /// Start (UTC).
     async fn starts_at(&self) -> DateTime<Utc> {
@@ -455,7 +455,7 @@ impl SessionNote {
         let Some(id) = self.0.author_id else {
             return Ok(None);
         };
-        Ok(load::<UserLoader>(ctx, id).await?.map(User))
+        Ok(load::<UserLoader>(ctx, id).await?.map(User::new))
     }
     /// When it was written.
     async fn created_at(&self) -> DateTime<Utc> {
@@ -573,7 +573,7 @@ impl Booking {
     async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         Ok(load::<UserLoader>(ctx, self.keys().user_id)
             .await?
-            .map(User))
+            .map(User::new))
     }
     /// The session booked.
     async fn session(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<CourseSession>> {

@@ -2,7 +2,9 @@
 //! guards: medical, emergency-contact and dietary fields and internal notes are admin-only.
 
 use async_graphql::{
-    ComplexObject, Context, Object, SimpleObject, connection::Connection, dataloader::DataLoader,
+    ComplexObject, Context, Lookahead, Object, SimpleObject,
+    connection::Connection,
+    dataloader::{DataLoader, Loader},
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -11,10 +13,11 @@ use uuid::Uuid;
 use crate::app::AppState;
 use crate::auth::guard::{UserFieldGuard, request_context};
 use crate::entities::enums::{ContactMethod, CustomerType, NoteType, Role, UserStatus};
-use crate::entities::{user, user_activity_log, user_note};
+use crate::entities::{certificate, payment, user, user_activity_log, user_note};
 use crate::error::AppError;
 use crate::graphql::loaders::{
-    BookingExtras, BookingsByUser, BookingsPageKey, CertificatesByUser, PaymentsByUser, UserLoader,
+    BookingBundle, BookingExtras, BookingsByUser, BookingsPageKey, CertificatesByUser,
+    PaymentsByUser, UserLoader,
 };
 use crate::graphql::types::booking::{Booking, Certificate, Payment};
 use crate::money;
@@ -22,7 +25,27 @@ use crate::services::pages;
 
 /// A person known to React Fast Training: a customer, an admin or an instructor.
 /// Identified by email.
-pub struct User(pub user::Model);
+pub struct User(pub user::Model, pub UserPrefetch);
+
+impl User {
+    /// A user whose relations will come from their loaders.
+    pub fn new(model: user::Model) -> Self {
+        Self(model, UserPrefetch::default())
+    }
+}
+
+/// Relations fetched along with a whole page of users (see `users`), so that each
+/// user's fields resolve from memory rather than through a DataLoader batch whose size
+/// depends on timing. `None`: not fetched; the field asks its loader.
+#[derive(Default)]
+pub struct UserPrefetch {
+    /// A page of the user's bookings, and the key it answers.
+    pub bookings: Option<(BookingsPageKey, Vec<BookingBundle>)>,
+    /// The user's payments, oldest first.
+    pub payments: Option<Vec<payment::Model>>,
+    /// The user's certificates, oldest first.
+    pub certificates: Option<Vec<certificate::Model>>,
+}
 
 /// A person known to React Fast Training: a customer, an admin or an instructor.
 /// Identified by email. Fields are for admins and the user themself unless they say
@@ -277,35 +300,47 @@ impl User {
             user_id: self.0.id,
             limit,
             after,
-            extras: booking_extras(ctx, self.0.id),
+            extras: booking_extras(
+                &ctx.look_ahead(),
+                super::booking::may_see_money(ctx, self.0.id),
+            ),
         };
-        let rows = ctx
-            .data_unchecked::<DataLoader<BookingsByUser>>()
-            .load_one(key)
-            .await
-            .map_err(|e| AppError::internal(anyhow::anyhow!("{e}")))?
-            .unwrap_or_default();
+        let rows = match &self.1.bookings {
+            Some((fetched, rows)) if fetched.answers(&key) => rows.clone(),
+            _ => ctx
+                .data_unchecked::<DataLoader<BookingsByUser>>()
+                .load_one(key)
+                .await
+                .map_err(loader_error)?
+                .unwrap_or_default(),
+        };
         let page = pages::Page::from_rows(rows, limit, after.is_some(), |b| b.booking.keys().id);
         Ok(pages::connection(page, Booking))
     }
     /// The user's payments, oldest first (admin or the user themself).
     async fn payments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Payment>> {
-        let rows = ctx
-            .data_unchecked::<DataLoader<PaymentsByUser>>()
-            .load_one(self.0.id)
-            .await
-            .map_err(|e| AppError::internal(anyhow::anyhow!("{e}")))?
-            .unwrap_or_default();
+        let rows = match &self.1.payments {
+            Some(rows) => rows.clone(),
+            None => ctx
+                .data_unchecked::<DataLoader<PaymentsByUser>>()
+                .load_one(self.0.id)
+                .await
+                .map_err(loader_error)?
+                .unwrap_or_default(),
+        };
         Ok(rows.into_iter().map(Payment).collect())
     }
     /// The user's certificates, oldest first (admin or the user themself).
     async fn certificates(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Certificate>> {
-        let rows = ctx
-            .data_unchecked::<DataLoader<CertificatesByUser>>()
-            .load_one(self.0.id)
-            .await
-            .map_err(|e| AppError::internal(anyhow::anyhow!("{e}")))?
-            .unwrap_or_default();
+        let rows = match &self.1.certificates {
+            Some(rows) => rows.clone(),
+            None => ctx
+                .data_unchecked::<DataLoader<CertificatesByUser>>()
+                .load_one(self.0.id)
+                .await
+                .map_err(loader_error)?
+                .unwrap_or_default(),
+        };
         Ok(rows.into_iter().map(Certificate).collect())
     }
     /// The user's activity log, newest first (admin only).
@@ -331,7 +366,7 @@ async fn load_user(ctx: &Context<'_>, id: Option<Uuid>) -> async_graphql::Result
         .load_one(id)
         .await
         .map_err(|e| AppError::internal(anyhow::anyhow!("{e}")))?
-        .map(User))
+        .map(User::new))
 }
 
 /// A note about a user, written by staff.
@@ -406,11 +441,15 @@ impl From<user_activity_log::Model> for ActivityEntry {
     }
 }
 
-/// The relations a `bookings` selection will read from every booking, so its page loads
-/// them along with the bookings (payments only when the viewer may see them), and whether
-/// it reads any column beyond the keys.
-fn booking_extras(ctx: &Context<'_>, user_id: Uuid) -> BookingExtras {
-    let node = ctx.look_ahead().field("edges").field("node");
+fn loader_error(e: std::sync::Arc<sea_orm::DbErr>) -> async_graphql::Error {
+    AppError::internal(anyhow::anyhow!("{e}")).into()
+}
+
+/// The relations a `bookings` selection (`bookings` is the look-ahead at that field) will
+/// read from every booking, so its page loads them along with the bookings (payments only
+/// when the viewer may see them), and whether it reads any column beyond the keys.
+fn booking_extras(bookings: &Lookahead<'_>, may_see_money: bool) -> BookingExtras {
+    let node = bookings.field("edges").field("node");
     let session = node.field("session");
     let full = node.selection_fields().iter().any(|n| {
         n.selection_set()
@@ -420,7 +459,95 @@ fn booking_extras(ctx: &Context<'_>, user_id: Uuid) -> BookingExtras {
         session: session.exists(),
         course: session.field("course").exists(),
         venue: session.field("venue").exists(),
-        payments: node.field("payments").exists() && super::booking::may_see_money(ctx, user_id),
+        payments: node.field("payments").exists() && may_see_money,
         full,
     }
+}
+
+/// The `first` and `after` arguments that every occurrence of a `bookings` selection
+/// shares, or `None` when occurrences differ (aliases with other pages) or are invalid.
+fn shared_page_args(bookings: &Lookahead<'_>) -> Option<(u64, Option<Uuid>)> {
+    let mut shared = None;
+    for field in bookings.selection_fields() {
+        let (mut first, mut after) = (None, None);
+        for (name, value) in field.arguments().ok()? {
+            match (name.as_str(), value) {
+                ("first", async_graphql::Value::Number(n)) => {
+                    first = Some(i32::try_from(n.as_i64()?).ok()?)
+                }
+                ("after", async_graphql::Value::String(s)) => after = Some(s),
+                (_, async_graphql::Value::Null) => {}
+                _ => return None,
+            }
+        }
+        let args = (
+            pages::page_size(first).ok()?,
+            pages::parse_after(after.as_deref()).ok()?,
+        );
+        match shared {
+            None => shared = Some(args),
+            Some(seen) if seen == args => {}
+            Some(_) => return None,
+        }
+    }
+    shared
+}
+
+/// For a page of users, fetches what the page's selection (`node`, the look-ahead at
+/// `edges.node`) reads from every user: their bookings page (with the relations its
+/// selection reads), payments and certificates, in one loader call each for the whole
+/// page. Fields whose selection it cannot share across users (aliased `bookings` with
+/// different pages) are left to their loaders.
+pub async fn prefetch_page(
+    ctx: &Context<'_>,
+    node: &Lookahead<'_>,
+    models: Vec<user::Model>,
+) -> async_graphql::Result<Vec<User>> {
+    let db = &ctx.data_unchecked::<AppState>().db;
+    let ids: Vec<Uuid> = models.iter().map(|m| m.id).collect();
+    let mut users: Vec<User> = models.into_iter().map(User::new).collect();
+    if users.is_empty() {
+        return Ok(users);
+    }
+    let bookings = node.field("bookings");
+    if bookings.exists()
+        && let Some((limit, after)) = shared_page_args(&bookings)
+    {
+        let keys: Vec<BookingsPageKey> = ids
+            .iter()
+            .map(|&user_id| BookingsPageKey {
+                user_id,
+                limit,
+                after,
+                extras: booking_extras(&bookings, super::booking::may_see_money(ctx, user_id)),
+            })
+            .collect();
+        let mut pages = BookingsByUser(db.clone())
+            .load(&keys)
+            .await
+            .map_err(loader_error)?;
+        for (user, key) in users.iter_mut().zip(keys) {
+            let rows = pages.remove(&key).unwrap_or_default();
+            user.1.bookings = Some((key, rows));
+        }
+    }
+    if node.field("payments").exists() {
+        let mut rows = PaymentsByUser(db.clone())
+            .load(&ids)
+            .await
+            .map_err(loader_error)?;
+        for user in &mut users {
+            user.1.payments = Some(rows.remove(&user.0.id).unwrap_or_default());
+        }
+    }
+    if node.field("certificates").exists() {
+        let mut rows = CertificatesByUser(db.clone())
+            .load(&ids)
+            .await
+            .map_err(loader_error)?;
+        for user in &mut users {
+            user.1.certificates = Some(rows.remove(&user.0.id).unwrap_or_default());
+        }
+    }
+    Ok(users)
 }
