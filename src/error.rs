@@ -4,7 +4,7 @@
 //! logged with their cause and reach the client as a bare `INTERNAL_SERVER_ERROR`.
 
 use async_graphql::ErrorExtensions;
-use sea_orm::{DbErr, SqlErr, TransactionError};
+use sea_orm::{DbErr, RuntimeErr, SqlErr, TransactionError};
 
 /// Every failure a resolver or service can report.
 #[derive(Debug, thiserror::Error)]
@@ -69,9 +69,23 @@ impl From<DbErr> for AppError {
             Some(SqlErr::UniqueConstraintViolation(_)) => {
                 Self::Conflict("this conflicts with an existing record".into())
             }
+            _ if is_transient(&e) => Self::Conflict(
+                "this clashed with a change made at the same moment; try again".into(),
+            ),
             _ => Self::Internal(e.into()),
         }
     }
+}
+
+/// A PostgreSQL deadlock or serialisation failure: the transaction was rolled back, and the
+/// same request made again can succeed.
+fn is_transient(e: &DbErr) -> bool {
+    let (DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e))) = e else {
+        return false;
+    };
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|code| code == "40P01" || code == "40001")
 }
 
 impl<E: Into<AppError> + std::error::Error> From<TransactionError<E>> for AppError {

@@ -91,15 +91,66 @@ fn clean(input: &CreateBookingInput) -> AppResult<CleanBooking> {
     })
 }
 
-/// Takes `places` on a session in one conditional UPDATE, so concurrent bookings can never
-/// overbook: the row lock serialises them and the condition is checked against the
-/// latest count. On failure, says why.
-async fn take_places(
+/// Reads the session to book and checks it is open with `places` free, so a booking that
+/// cannot succeed fails before it writes anything. Not the authoritative check: that is
+/// [`take_places`], just before commit.
+async fn open_session(
     conn: &impl ConnectionTrait,
     session_id: Uuid,
     places: i32,
     now: DateTime<Utc>,
 ) -> AppResult<course_session::Model> {
+    let session = course_session::Entity::find_by_id(session_id)
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound("course session"))?;
+    why_not_bookable(&session, places, now).map(|()| session)
+}
+
+/// Why `places` cannot be booked on `session` now, if they cannot.
+fn why_not_bookable(
+    session: &course_session::Model,
+    places: i32,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    if session.status == SessionStatus::Cancelled {
+        return Err(AppError::bad_input(
+            "sessionId",
+            "this session has been cancelled",
+        ));
+    }
+    if session.starts_at <= now
+        || !matches!(
+            session.status,
+            SessionStatus::Scheduled | SessionStatus::Confirmed
+        )
+    {
+        return Err(AppError::bad_input(
+            "sessionId",
+            "this session is no longer open for booking",
+        ));
+    }
+    let left = std::cmp::max(session.capacity - session.booked_places, 0);
+    if places > left {
+        return Err(AppError::Conflict(if left == 0 {
+            "this session is full".into()
+        } else {
+            format!("only {left} place(s) left on this session")
+        }));
+    }
+    Ok(())
+}
+
+/// Takes `places` on a session in one conditional UPDATE, so concurrent bookings can never
+/// overbook: the row lock serialises them and the condition is checked against the
+/// latest count. It runs last in `createBooking`, so the session's row stays locked only
+/// from here to commit. On failure, says why.
+async fn take_places(
+    conn: &impl ConnectionTrait,
+    session_id: Uuid,
+    places: i32,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
     let res = course_session::Entity::update_many()
         .col_expr(
             course_session::Column::BookedPlaces,
@@ -119,36 +170,15 @@ async fn take_places(
         )
         .exec(conn)
         .await?;
+    if res.rows_affected == 1 {
+        return Ok(());
+    }
     let session = course_session::Entity::find_by_id(session_id)
         .one(conn)
         .await?
         .ok_or(AppError::NotFound("course session"))?;
-    if res.rows_affected == 1 {
-        return Ok(session);
-    }
-    if session.status == SessionStatus::Cancelled {
-        return Err(AppError::bad_input(
-            "sessionId",
-            "this session has been cancelled",
-        ));
-    }
-    if session.starts_at <= now
-        || !matches!(
-            session.status,
-            SessionStatus::Scheduled | SessionStatus::Confirmed
-        )
-    {
-        return Err(AppError::bad_input(
-            "sessionId",
-            "this session is no longer open for booking",
-        ));
-    }
-    let left = std::cmp::max(session.capacity - session.booked_places, 0);
-    Err(AppError::Conflict(if left == 0 {
-        "this session is full".into()
-    } else {
-        format!("only {left} place(s) left on this session")
-    }))
+    why_not_bookable(&session, places, now)?;
+    Err(AppError::Conflict("this session is full".into()))
 }
 
 /// Finds the customer by normalised email, creating them (role customer, no password,
@@ -272,8 +302,11 @@ pub async fn create(
     let b = clean(&input)?;
     let places = b.attendees.len() as i32;
     let now = Utc::now();
+    // Lock order, kept by every writer: the customer's row, then the session's. The
+    // session's row is locked last (by `take_places`, just before commit), so bookings for
+    // one session queue on it only for that update and the commit.
     let txn = begin_write(db).await?;
-    let session = take_places(&txn, input.session_id, places, now).await?;
+    let session = open_session(&txn, input.session_id, places, now).await?;
     let course = course::Entity::find_by_id(session.course_id)
         .one(&txn)
         .await?
@@ -391,11 +424,13 @@ pub async fn create(
         },
     )
     .await?;
+    take_places(&txn, session.id, places, now).await?;
     txn.commit().await?;
     Ok(booking)
 }
 
-/// Marks a live booking cancelled, frees its places and takes it off the customer's count.
+/// Marks a live booking cancelled, takes it off the customer's count and frees its places,
+/// locking rows in the order every writer keeps: booking, customer, session.
 /// Runs inside the caller's transaction; the caller writes the audit row.
 pub async fn mark_cancelled(
     conn: &impl ConnectionTrait,
@@ -422,6 +457,14 @@ pub async fn mark_cancelled(
             "this booking is already cancelled".into(),
         ));
     }
+    user::Entity::update_many()
+        .col_expr(
+            user::Column::TotalBookings,
+            Expr::col(user::Column::TotalBookings).sub(1),
+        )
+        .filter(user::Column::Id.eq(b.user_id))
+        .exec(conn)
+        .await?;
     course_session::Entity::update_many()
         .col_expr(
             course_session::Column::BookedPlaces,
@@ -429,14 +472,6 @@ pub async fn mark_cancelled(
         )
         .filter(course_session::Column::Id.eq(b.session_id))
         .filter(course_session::Column::Status.ne(SessionStatus::Cancelled))
-        .exec(conn)
-        .await?;
-    user::Entity::update_many()
-        .col_expr(
-            user::Column::TotalBookings,
-            Expr::col(user::Column::TotalBookings).sub(1),
-        )
-        .filter(user::Column::Id.eq(b.user_id))
         .exec(conn)
         .await?;
     find(conn, b.id).await

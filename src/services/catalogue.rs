@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
     IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set,
     sea_query::{Expr, ExprTrait},
 };
@@ -525,6 +525,43 @@ pub async fn update_session(
 
 /// `cancelCourseSession`: cancels the session and every live booking on it, freeing the
 /// places and keeping each customer's booking count right. Refunds are requested separately.
+/// A session's bookings that are not cancelled.
+async fn live_bookings(
+    conn: &impl ConnectionTrait,
+    session_id: Uuid,
+) -> AppResult<Vec<booking::Model>> {
+    Ok(booking::Entity::find()
+        .filter(booking::Column::SessionId.eq(session_id))
+        .filter(booking::Column::Status.ne(BookingStatus::Cancelled))
+        .order_by_asc(booking::Column::Id)
+        .all(conn)
+        .await?)
+}
+
+/// On PostgreSQL, locks these customers' rows until commit, in id order. (SQLite write
+/// transactions are already serial.)
+async fn lock_customers(
+    conn: &impl ConnectionTrait,
+    ids: impl Iterator<Item = Uuid>,
+) -> AppResult<()> {
+    let mut ids: Vec<Uuid> = ids.collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() || conn.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .filter(user::Column::Id.is_in(ids))
+        .order_by_asc(user::Column::Id)
+        .lock_exclusive()
+        .into_tuple::<Uuid>()
+        .all(conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn cancel_session(
     db: &DatabaseConnection,
     actor: &Actor,
@@ -540,21 +577,27 @@ pub async fn cancel_session(
         ));
     }
     let now = Utc::now();
-    let live = booking::Entity::find()
-        .filter(booking::Column::SessionId.eq(id))
-        .filter(booking::Column::Status.ne(BookingStatus::Cancelled))
-        .all(&txn)
-        .await?;
+    let cancel_reason = format!("Session cancelled: {reason}");
+    let mut live = live_bookings(&txn, id).await?;
+    // Writers lock the customer before the session (see `createBooking`), so the
+    // customers are locked first, in id order, before the session's row is.
+    lock_customers(&txn, live.iter().map(|b| b.user_id)).await?;
     for b in &live {
-        crate::services::bookings::mark_cancelled(
-            &txn,
-            actor,
-            b,
-            &format!("Session cancelled: {reason}"),
-            now,
-        )
-        .await?;
+        crate::services::bookings::mark_cancelled(&txn, actor, b, &cancel_reason, now).await?;
     }
+    // A booking committed after the list was read, but before the session's row was
+    // locked, is cancelled too: none can follow once the row is held.
+    if txn.get_database_backend() == DbBackend::Postgres {
+        course_session::Entity::find_by_id(id)
+            .lock_exclusive()
+            .one(&txn)
+            .await?;
+    }
+    let late = live_bookings(&txn, id).await?;
+    for b in &late {
+        crate::services::bookings::mark_cancelled(&txn, actor, b, &cancel_reason, now).await?;
+    }
+    live.extend(late);
     let mut am = before.clone().into_active_model();
     am.status = Set(SessionStatus::Cancelled);
     am.cancelled_at = Set(Some(now));

@@ -11,6 +11,7 @@ mod concurrency;
 mod examples;
 mod graph;
 mod money;
+mod page_prefetch;
 mod roles;
 mod schema;
 mod search;

@@ -23,6 +23,7 @@ pub fn register(request: &mut Request, db: &DatabaseConnection) {
         VenueLoader,
         SessionLoader,
         BookingLoader,
+        PaymentLoader,
         BookingsByUser,
         AttendeesByBooking,
         PaymentsByBooking,

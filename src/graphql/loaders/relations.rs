@@ -4,7 +4,11 @@
 use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::dataloader::Loader;
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait, SimpleExpr, extension::postgres::PgFunc},
+};
 use uuid::Uuid;
 
 use crate::entities::{
@@ -12,6 +16,15 @@ use crate::entities::{
     refund, venue,
 };
 use crate::services::bookings::{BookingKeys, BookingPageRow, newest_per_user};
+
+/// `column IN (keys)`. On PostgreSQL it is `column = ANY($1)` with one array parameter, so
+/// the statement's text (and its prepared plan) is the same for any number of keys.
+pub fn key_in<C: ColumnTrait>(db: &DatabaseConnection, column: C, keys: &[Uuid]) -> SimpleExpr {
+    match db.get_database_backend() {
+        DbBackend::Postgres => Expr::col(column).eq(PgFunc::any(Expr::val(keys.to_vec()))),
+        _ => column.is_in(keys.iter().copied()),
+    }
+}
 
 /// A loader of rows by primary key.
 macro_rules! by_id_loader {
@@ -25,7 +38,7 @@ macro_rules! by_id_loader {
 
             async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
                 let rows = $entity::Entity::find()
-                    .filter($entity::Column::Id.is_in(keys.iter().copied()))
+                    .filter(key_in(&self.0, $entity::Column::Id, keys))
                     .all(&self.0)
                     .await
                     .map_err(Arc::new)?;
@@ -47,7 +60,7 @@ macro_rules! has_many_loader {
 
             async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
                 let rows = $entity::Entity::find()
-                    .filter($entity::Column::$fk.is_in(keys.iter().copied()))
+                    .filter(key_in(&self.0, $entity::Column::$fk, keys))
                     .order_by_asc($entity::Column::Id)
                     .all(&self.0)
                     .await
@@ -81,6 +94,11 @@ by_id_loader!(
     /// Bookings by id.
     BookingLoader,
     booking
+);
+by_id_loader!(
+    /// Payments by id.
+    PaymentLoader,
+    payment
 );
 has_many_loader!(
     /// A booking's attendees.
@@ -145,6 +163,8 @@ pub struct BookingExtras {
     pub venue: bool,
     /// The booking's payments.
     pub payments: bool,
+    /// Every column of those payments; without it, only their keys and amount.
+    pub payments_full: bool,
     /// Every column of the booking; without it, only its keys (id, customer, session and
     /// creation time) are read, and any other field loads the whole row by id.
     pub full: bool,
@@ -160,6 +180,58 @@ pub struct SessionBundle {
     pub session: course_session::Model,
     pub course: Fetched<course::Model>,
     pub venue: Fetched<venue::Model>,
+}
+
+/// The columns of a payment that its keys and `Payment.amount` read.
+#[derive(Debug, Clone, FromQueryResult)]
+pub struct PaymentAmount {
+    pub id: Uuid,
+    pub booking_id: Uuid,
+    pub user_id: Uuid,
+    pub amount_pence: i64,
+}
+
+/// A payment as it was read: the whole row, or only its keys and amount.
+#[derive(Debug, Clone)]
+pub enum PaymentRow {
+    Full(payment::Model),
+    Amount(PaymentAmount),
+}
+
+impl PaymentRow {
+    /// The payment's id.
+    pub fn id(&self) -> Uuid {
+        match self {
+            Self::Full(m) => m.id,
+            Self::Amount(a) => a.id,
+        }
+    }
+    /// The booking paid for.
+    pub fn booking_id(&self) -> Uuid {
+        match self {
+            Self::Full(m) => m.booking_id,
+            Self::Amount(a) => a.booking_id,
+        }
+    }
+    /// The amount, in pence.
+    pub fn amount_pence(&self) -> i64 {
+        match self {
+            Self::Full(m) => m.amount_pence,
+            Self::Amount(a) => a.amount_pence,
+        }
+    }
+}
+
+/// Payments grouped by booking, each group oldest first (ids are time-ordered).
+fn group_rows(rows: impl Iterator<Item = PaymentRow>) -> HashMap<Uuid, Vec<PaymentRow>> {
+    let mut out: HashMap<Uuid, Vec<PaymentRow>> = HashMap::new();
+    for row in rows {
+        out.entry(row.booking_id()).or_default().push(row);
+    }
+    for list in out.values_mut() {
+        list.sort_unstable_by_key(PaymentRow::id);
+    }
+    out
 }
 
 /// A booking as a page read it: the whole row, or only its keys.
@@ -185,7 +257,7 @@ pub struct BookingBundle {
     pub booking: BookingRow,
     pub session: Fetched<SessionBundle>,
     /// The booking's payments, oldest first, if they were fetched.
-    pub payments: Option<Arc<Vec<payment::Model>>>,
+    pub payments: Option<Arc<Vec<PaymentRow>>>,
 }
 
 /// One page of a user's bookings, newest first: `limit + 1` rows (the extra one says
@@ -205,6 +277,7 @@ impl BookingExtras {
             && (self.course || !needed.course)
             && (self.venue || !needed.venue)
             && (self.payments || !needed.payments)
+            && (self.payments_full || !needed.payments_full)
             && (self.full || !needed.full)
     }
 }
@@ -247,6 +320,7 @@ impl Loader<BookingsPageKey> for BookingsByUser {
             extras.course |= k.extras.course;
             extras.venue |= k.extras.venue;
             extras.payments |= k.extras.payments;
+            extras.payments_full |= k.extras.payments_full;
             extras.full |= k.extras.full;
         }
         let mut pages: Vec<(PageSpec, Vec<BookingRow>)> = Vec::new();
@@ -302,7 +376,7 @@ impl Loader<BookingsPageKey> for BookingsByUser {
 #[derive(Default)]
 struct Related {
     sessions: Option<HashMap<Uuid, Arc<SessionBundle>>>,
-    payments: Option<HashMap<Uuid, Arc<Vec<payment::Model>>>>,
+    payments: Option<HashMap<Uuid, Arc<Vec<PaymentRow>>>>,
 }
 
 impl Related {
@@ -321,7 +395,34 @@ impl Related {
         }
         if extras.payments {
             let ids: Vec<Uuid> = bookings.iter().map(|b| b.id).collect();
-            let payments = PaymentsByBooking(db.clone()).load(&ids).await?;
+            let payments = match extras.payments_full {
+                true => group_rows(
+                    PaymentsByBooking(db.clone())
+                        .load(&ids)
+                        .await?
+                        .into_values()
+                        .flatten()
+                        .map(PaymentRow::Full),
+                ),
+                false => group_rows(
+                    payment::Entity::find()
+                        .select_only()
+                        .columns([
+                            payment::Column::Id,
+                            payment::Column::BookingId,
+                            payment::Column::UserId,
+                            payment::Column::AmountPence,
+                        ])
+                        .filter(key_in(db, payment::Column::BookingId, &ids))
+                        .order_by_asc(payment::Column::Id)
+                        .into_model::<PaymentAmount>()
+                        .all(db)
+                        .await
+                        .map_err(Arc::new)?
+                        .into_iter()
+                        .map(PaymentRow::Amount),
+                ),
+            };
             related.payments = Some(shared(payments));
         }
         Ok(related)

@@ -3,7 +3,7 @@
 use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::dataloader::Loader;
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::entities::user;
@@ -17,7 +17,7 @@ impl Loader<Uuid> for UserLoader {
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
         let rows = user::Entity::find()
-            .filter(user::Column::Id.is_in(keys.iter().copied()))
+            .filter(super::key_in(&self.0, user::Column::Id, keys))
             .all(&self.0)
             .await
             .map_err(Arc::new)?;

@@ -72,7 +72,7 @@ impl BookingMutation {
         #[graphql(desc = "The payment.")] input: RecordPaymentInput,
     ) -> async_graphql::Result<Payment> {
         let state = ctx.data_unchecked::<AppState>();
-        Ok(Payment(
+        Ok(Payment::new(
             payments::record(
                 &state.db,
                 &actor(ctx),

@@ -602,7 +602,7 @@ impl Booking {
         Ok(load_many::<PaymentsByBooking, _>(ctx, keys.id)
             .await?
             .into_iter()
-            .map(Payment)
+            .map(Payment::new)
             .collect())
     }
     /// Refunds on this booking (admin or the customer; never instructors).
@@ -666,46 +666,74 @@ impl BookingAttendee {
 }
 
 /// Money received for a booking.
-pub struct Payment(pub payment::Model);
+pub struct Payment(pub PaymentRow);
+
+impl Payment {
+    /// A payment read whole.
+    pub fn new(model: payment::Model) -> Self {
+        Self(PaymentRow::Full(model))
+    }
+
+    /// The whole row: as fetched, or through the loader when only the amount was read.
+    async fn row<'a>(
+        &'a self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<std::borrow::Cow<'a, payment::Model>> {
+        match &self.0 {
+            PaymentRow::Full(model) => Ok(std::borrow::Cow::Borrowed(model)),
+            PaymentRow::Amount(a) => load::<PaymentLoader>(ctx, a.id)
+                .await?
+                .map(std::borrow::Cow::Owned)
+                .ok_or_else(|| AppError::NotFound("payment").into()),
+        }
+    }
+}
 
 /// Money received for a booking.
 #[Object]
 impl Payment {
     /// Unique id.
     async fn id(&self) -> Uuid {
-        self.0.id
+        self.0.id()
     }
     /// Amount in pounds.
     async fn amount(&self) -> Decimal {
-        money::from_pence(self.0.amount_pence)
+        money::from_pence(self.0.amount_pence())
     }
     /// ISO currency code (GBP).
-    async fn currency(&self) -> &str {
-        &self.0.currency
+    async fn currency(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        Ok(self.row(ctx).await?.currency.clone())
     }
     /// Pending, succeeded, failed or refunded.
-    async fn status(&self) -> PaymentRecordStatus {
-        self.0.status
+    async fn status(&self, ctx: &Context<'_>) -> async_graphql::Result<PaymentRecordStatus> {
+        Ok(self.row(ctx).await?.status)
     }
     /// How it was paid.
-    async fn method(&self) -> PaymentMethod {
-        self.0.method
+    async fn method(&self, ctx: &Context<'_>) -> async_graphql::Result<PaymentMethod> {
+        Ok(self.row(ctx).await?.method)
     }
     /// The Stripe PaymentIntent id, for card payments.
-    async fn stripe_payment_intent_id(&self) -> Option<&str> {
-        self.0.stripe_payment_intent_id.as_deref()
+    async fn stripe_payment_intent_id(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<String>> {
+        Ok(self.row(ctx).await?.stripe_payment_intent_id.clone())
     }
     /// When the money was received.
-    async fn paid_at(&self) -> Option<DateTime<Utc>> {
-        self.0.paid_at
+    async fn paid_at(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<DateTime<Utc>>> {
+        Ok(self.row(ctx).await?.paid_at)
     }
     /// The booking paid for.
     async fn booking(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Booking>> {
-        Ok(load::<BookingLoader>(ctx, self.0.booking_id)
+        Ok(load::<BookingLoader>(ctx, self.0.booking_id())
             .await?
             .map(Booking::new))
     }
 }
+
+/// The fields of `Payment` that read only its keys and amount: a page whose payments
+/// selection asks for nothing else reads only those columns.
+pub(super) const PAYMENT_LIGHT_FIELDS: &[&str] = &["__typename", "id", "amount", "booking"];
 
 /// Money returned to a customer.
 pub struct Refund(pub refund::Model);

@@ -328,7 +328,7 @@ impl User {
                 .map_err(loader_error)?
                 .unwrap_or_default(),
         };
-        Ok(rows.into_iter().map(Payment).collect())
+        Ok(rows.into_iter().map(Payment::new).collect())
     }
     /// The user's certificates, oldest first (admin or the user themself).
     async fn certificates(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Certificate>> {
@@ -451,17 +451,24 @@ fn loader_error(e: std::sync::Arc<sea_orm::DbErr>) -> async_graphql::Error {
 fn booking_extras(bookings: &Lookahead<'_>, may_see_money: bool) -> BookingExtras {
     let node = bookings.field("edges").field("node");
     let session = node.field("session");
-    let full = node.selection_fields().iter().any(|n| {
-        n.selection_set()
-            .any(|f| !super::booking::BOOKING_KEY_FIELDS.contains(&f.name()))
-    });
     BookingExtras {
         session: session.exists(),
         course: session.field("course").exists(),
         venue: session.field("venue").exists(),
         payments: node.field("payments").exists() && may_see_money,
-        full,
+        payments_full: reads_beyond(
+            &node.field("payments"),
+            super::booking::PAYMENT_LIGHT_FIELDS,
+        ),
+        full: reads_beyond(&node, super::booking::BOOKING_KEY_FIELDS),
     }
+}
+
+/// Whether a selection (`at`, any of its occurrences) reads a field outside `fields`.
+fn reads_beyond(at: &Lookahead<'_>, fields: &[&str]) -> bool {
+    at.selection_fields()
+        .iter()
+        .any(|n| n.selection_set().any(|f| !fields.contains(&f.name())))
 }
 
 /// The `first` and `after` arguments that every occurrence of a `bookings` selection
