@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
     IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set,
-    sea_query::{Expr, ExprTrait},
+    sea_query::{Expr, ExprTrait, LockType},
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -588,8 +588,10 @@ pub async fn cancel_session(
     // A booking committed after the list was read, but before the session's row was
     // locked, is cancelled too: none can follow once the row is held.
     if txn.get_database_backend() == DbBackend::Postgres {
+        // FOR NO KEY UPDATE, like the UPDATEs on the row: bookings being written hold
+        // the row FOR KEY SHARE (their foreign key), which FOR UPDATE would wait on.
         course_session::Entity::find_by_id(id)
-            .lock_exclusive()
+            .lock(LockType::NoKeyUpdate)
             .one(&txn)
             .await?;
     }

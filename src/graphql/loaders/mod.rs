@@ -24,6 +24,7 @@ pub fn register(request: &mut Request, db: &DatabaseConnection) {
         SessionLoader,
         BookingLoader,
         PaymentLoader,
+        CertificateLoader,
         BookingsByUser,
         AttendeesByBooking,
         PaymentsByBooking,

@@ -100,6 +100,11 @@ by_id_loader!(
     PaymentLoader,
     payment
 );
+by_id_loader!(
+    /// Certificates by id.
+    CertificateLoader,
+    certificate
+);
 has_many_loader!(
     /// A booking's attendees.
     AttendeesByBooking,
@@ -220,6 +225,74 @@ impl PaymentRow {
             Self::Amount(a) => a.amount_pence,
         }
     }
+}
+
+/// The columns of a certificate that its id, `expiresOn` and `status` read.
+#[derive(Debug, Clone, FromQueryResult)]
+pub struct CertificateExpiry {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub expires_on: chrono::NaiveDate,
+    pub status: crate::entities::enums::CertificateStatus,
+}
+
+/// A certificate as it was read: the whole row, or only what its expiry needs.
+#[derive(Debug, Clone)]
+pub enum CertificateRow {
+    Full(Box<certificate::Model>),
+    Expiry(CertificateExpiry),
+}
+
+impl CertificateRow {
+    /// The certificate's id.
+    pub fn id(&self) -> Uuid {
+        match self {
+            Self::Full(m) => m.id,
+            Self::Expiry(e) => e.id,
+        }
+    }
+    /// The day it expires.
+    pub fn expires_on(&self) -> chrono::NaiveDate {
+        match self {
+            Self::Full(m) => m.expires_on,
+            Self::Expiry(e) => e.expires_on,
+        }
+    }
+    /// Its stored status (active, revoked, ...).
+    pub fn status(&self) -> crate::entities::enums::CertificateStatus {
+        match self {
+            Self::Full(m) => m.status,
+            Self::Expiry(e) => e.status,
+        }
+    }
+}
+
+/// Users' certificates, oldest first, reading only what their expiry needs.
+pub async fn certificate_expiries(
+    db: &DatabaseConnection,
+    user_ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<CertificateRow>>, Arc<DbErr>> {
+    let rows = certificate::Entity::find()
+        .select_only()
+        .columns([
+            certificate::Column::Id,
+            certificate::Column::UserId,
+            certificate::Column::ExpiresOn,
+            certificate::Column::Status,
+        ])
+        .filter(key_in(db, certificate::Column::UserId, user_ids))
+        .order_by_asc(certificate::Column::Id)
+        .into_model::<CertificateExpiry>()
+        .all(db)
+        .await
+        .map_err(Arc::new)?;
+    let mut out: HashMap<Uuid, Vec<CertificateRow>> = HashMap::new();
+    for row in rows {
+        out.entry(row.user_id)
+            .or_default()
+            .push(CertificateRow::Expiry(row));
+    }
+    Ok(out)
 }
 
 /// Payments grouped by booking, each group oldest first (ids are time-ordered).

@@ -225,7 +225,7 @@ impl BookingMutation {
             certificates::issue_for_session(&state.db, principal, &actor(ctx), session_id)
                 .await?
                 .into_iter()
-                .map(Certificate)
+                .map(Certificate::new)
                 .collect(),
         )
     }
@@ -239,7 +239,7 @@ impl BookingMutation {
         #[graphql(desc = "Why it is revoked.")] reason: String,
     ) -> async_graphql::Result<Certificate> {
         let state = ctx.data_unchecked::<AppState>();
-        Ok(Certificate(
+        Ok(Certificate::new(
             certificates::revoke(&state.db, &actor(ctx), id, &reason).await?,
         ))
     }

@@ -622,7 +622,7 @@ impl Booking {
         Ok(load_many::<CertificatesByBooking, _>(ctx, keys.id)
             .await?
             .into_iter()
-            .map(Certificate)
+            .map(Certificate::new)
             .collect())
     }
 }
@@ -786,48 +786,72 @@ impl Refund {
 }
 
 /// A first-aid certificate.
-pub struct Certificate(pub certificate::Model);
+pub struct Certificate(pub CertificateRow);
+
+impl Certificate {
+    /// A certificate read whole.
+    pub fn new(model: certificate::Model) -> Self {
+        Self(CertificateRow::Full(Box::new(model)))
+    }
+
+    /// The whole row: as fetched, or through the loader when only its expiry was read.
+    async fn row<'a>(
+        &'a self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<std::borrow::Cow<'a, certificate::Model>> {
+        match &self.0 {
+            CertificateRow::Full(model) => Ok(std::borrow::Cow::Borrowed(&**model)),
+            CertificateRow::Expiry(e) => load::<CertificateLoader>(ctx, e.id)
+                .await?
+                .map(std::borrow::Cow::Owned)
+                .ok_or_else(|| AppError::NotFound("certificate").into()),
+        }
+    }
+}
 
 /// A first-aid certificate.
 #[Object]
 impl Certificate {
     /// Unique id.
     async fn id(&self) -> Uuid {
-        self.0.id
+        self.0.id()
     }
     /// The certificate number, unique.
-    async fn certificate_number(&self) -> &str {
-        &self.0.certificate_number
+    async fn certificate_number(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        Ok(self.row(ctx).await?.certificate_number.clone())
     }
     /// Who it was issued to.
-    async fn holder_name(&self) -> &str {
-        &self.0.holder_name
+    async fn holder_name(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        Ok(self.row(ctx).await?.holder_name.clone())
     }
     /// The day it was issued.
-    async fn issued_on(&self) -> NaiveDate {
-        self.0.issued_on
+    async fn issued_on(&self, ctx: &Context<'_>) -> async_graphql::Result<NaiveDate> {
+        Ok(self.row(ctx).await?.issued_on)
     }
     /// The day it expires.
     async fn expires_on(&self) -> NaiveDate {
-        self.0.expires_on
+        self.0.expires_on()
     }
     /// Active, expired or revoked (active certificates past their expiry read as expired).
     async fn status(&self) -> CertificateStatus {
-        if self.0.status == CertificateStatus::Active && self.0.expires_on < Utc::now().date_naive()
-        {
+        let status = self.0.status();
+        if status == CertificateStatus::Active && self.0.expires_on() < Utc::now().date_naive() {
             CertificateStatus::Expired
         } else {
-            self.0.status
+            status
         }
     }
     /// Why it was revoked.
-    async fn revocation_reason(&self) -> Option<&str> {
-        self.0.revocation_reason.as_deref()
+    async fn revocation_reason(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        Ok(self.row(ctx).await?.revocation_reason.clone())
     }
     /// The course certified.
     async fn course(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Course>> {
-        Ok(load::<CourseLoader>(ctx, self.0.course_id)
-            .await?
-            .map(Course))
+        let course_id = self.row(ctx).await?.course_id;
+        Ok(load::<CourseLoader>(ctx, course_id).await?.map(Course))
     }
 }
+
+/// The fields of `Certificate` that read only its id, expiry and status: a page of users
+/// whose certificates selection asks for nothing else reads only those columns.
+pub(super) const CERTIFICATE_LIGHT_FIELDS: &[&str] = &["__typename", "id", "expiresOn", "status"];

@@ -13,11 +13,11 @@ use uuid::Uuid;
 use crate::app::AppState;
 use crate::auth::guard::{UserFieldGuard, request_context};
 use crate::entities::enums::{ContactMethod, CustomerType, NoteType, Role, UserStatus};
-use crate::entities::{certificate, payment, user, user_activity_log, user_note};
+use crate::entities::{payment, user, user_activity_log, user_note};
 use crate::error::AppError;
 use crate::graphql::loaders::{
-    BookingBundle, BookingExtras, BookingsByUser, BookingsPageKey, CertificatesByUser,
-    PaymentsByUser, UserLoader,
+    BookingBundle, BookingExtras, BookingsByUser, BookingsPageKey, CertificateRow,
+    CertificatesByUser, PaymentsByUser, UserLoader, certificate_expiries,
 };
 use crate::graphql::types::booking::{Booking, Certificate, Payment};
 use crate::money;
@@ -44,7 +44,7 @@ pub struct UserPrefetch {
     /// The user's payments, oldest first.
     pub payments: Option<Vec<payment::Model>>,
     /// The user's certificates, oldest first.
-    pub certificates: Option<Vec<certificate::Model>>,
+    pub certificates: Option<Vec<CertificateRow>>,
 }
 
 /// A person known to React Fast Training: a customer, an admin or an instructor.
@@ -332,16 +332,16 @@ impl User {
     }
     /// The user's certificates, oldest first (admin or the user themself).
     async fn certificates(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Certificate>> {
-        let rows = match &self.1.certificates {
-            Some(rows) => rows.clone(),
-            None => ctx
-                .data_unchecked::<DataLoader<CertificatesByUser>>()
-                .load_one(self.0.id)
-                .await
-                .map_err(loader_error)?
-                .unwrap_or_default(),
-        };
-        Ok(rows.into_iter().map(Certificate).collect())
+        if let Some(rows) = &self.1.certificates {
+            return Ok(rows.iter().cloned().map(Certificate).collect());
+        }
+        let rows = ctx
+            .data_unchecked::<DataLoader<CertificatesByUser>>()
+            .load_one(self.0.id)
+            .await
+            .map_err(loader_error)?
+            .unwrap_or_default();
+        Ok(rows.into_iter().map(Certificate::new).collect())
     }
     /// The user's activity log, newest first (admin only).
     #[graphql(guard = "UserFieldGuard::admin_only()")]
@@ -547,11 +547,21 @@ pub async fn prefetch_page(
             user.1.payments = Some(rows.remove(&user.0.id).unwrap_or_default());
         }
     }
-    if node.field("certificates").exists() {
-        let mut rows = CertificatesByUser(db.clone())
-            .load(&ids)
-            .await
-            .map_err(loader_error)?;
+    let certificates = node.field("certificates");
+    if certificates.exists() {
+        let mut rows = match reads_beyond(&certificates, super::booking::CERTIFICATE_LIGHT_FIELDS) {
+            true => CertificatesByUser(db.clone())
+                .load(&ids)
+                .await
+                .map_err(loader_error)?
+                .into_iter()
+                .map(|(id, list)| {
+                    let rows = list.into_iter().map(|m| CertificateRow::Full(Box::new(m)));
+                    (id, rows.collect())
+                })
+                .collect(),
+            false => certificate_expiries(db, &ids).await.map_err(loader_error)?,
+        };
         for user in &mut users {
             user.1.certificates = Some(rows.remove(&user.0.id).unwrap_or_default());
         }
