@@ -287,6 +287,58 @@ async fn a_page_of_users_answers_as_each_user_does_alone() {
         certificates_seen += certs.len();
         assert_eq!(node["certificates"], json!(certs), "{node:#}");
     }
+    // The same page asking only for the certificates' expiry reads light rows; they agree
+    // with the database, and a revoked certificate reads as revoked.
+    let revoked = certificate::Entity::find()
+        .order_by_asc(certificate::Column::Id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let revoke = app
+        .gql(
+            "mutation($id: UUID!) { revokeCertificate(id: $id, reason: \"Issued in error\") { id status } }",
+            json!({ "id": revoked.id }),
+            Some(&shop.admin),
+        )
+        .await;
+    assert_eq!(
+        revoke["data"]["revokeCertificate"]["status"],
+        json!("REVOKED"),
+        "{revoke:#}"
+    );
+    let light = app
+        .gql_ok(
+            "query { users(first: 50) { edges { node { id certificates { id expiresOn status } } } } }",
+            json!({}),
+            Some(&shop.admin),
+        )
+        .await;
+    let light = nodes_by_id(&light["users"]);
+    for &customer in &shop.customers {
+        let expected: Vec<Value> = certificate::Entity::find()
+            .filter(certificate::Column::UserId.eq(customer))
+            .order_by_asc(certificate::Column::Id)
+            .all(&app.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| {
+                let status = if c.id == revoked.id {
+                    "REVOKED"
+                } else {
+                    "ACTIVE"
+                };
+                json!({
+                    "id": c.id,
+                    "expiresOn": c.expires_on.format("%Y-%m-%d").to_string(),
+                    "status": status,
+                })
+            })
+            .collect();
+        assert_eq!(light[&customer]["certificates"], json!(expected));
+    }
+
     // The set-up gave the page something to get wrong.
     assert_eq!(certificates_seen, 2);
     assert!(booking_payments_seen >= 2, "{data:#}");
