@@ -773,3 +773,78 @@ async fn a_booking_refused_for_want_of_places_writes_nothing() {
     app.book_ok(None, fresh, "trio@example.com", 2).await;
     assert_eq!(session_row(&app, fresh).await.booked_places, 2);
 }
+
+/// A bookings page whose session selection reads only its id, course and venue reads only
+/// those session columns; one that reads more reads whole rows. Both agree with the
+/// database, field for field.
+#[tokio::test]
+async fn light_and_full_session_selections_agree_with_the_database() {
+    let shop = shop().await;
+    let app = &shop.app;
+    let page = |session: &str| {
+        format!(
+            "query {{ users(first: 50) {{ edges {{ node {{ id
+               bookings(first: 10) {{ edges {{ node {{ id session {{ {session} }} }} }} }}
+             }} }} }} }}"
+        )
+    };
+    let light = app
+        .gql_ok(
+            &page("id course { name } venue { name }"),
+            json!({}),
+            Some(&shop.admin),
+        )
+        .await;
+    let full = app
+        .gql_ok(
+            &page("id course { name } venue { name } startsAt capacity bookedPlaces remainingPlaces status"),
+            json!({}),
+            Some(&shop.admin),
+        )
+        .await;
+    let (light, full) = (nodes_by_id(&light["users"]), nodes_by_id(&full["users"]));
+    let mut seen = 0;
+    for &customer in &shop.customers {
+        let light = nodes(&light[&customer]["bookings"]);
+        let full = nodes(&full[&customer]["bookings"]);
+        assert_eq!(light.len(), full.len());
+        assert!(!light.is_empty());
+        for (l, f) in light.iter().zip(&full) {
+            assert_eq!(l["id"], f["id"]);
+            let row = booking::Entity::find_by_id(uuid_of(&l["id"]))
+                .one(&app.db)
+                .await
+                .unwrap()
+                .unwrap();
+            let session = session_row(app, row.session_id).await;
+            let course = course::Entity::find_by_id(session.course_id)
+                .one(&app.db)
+                .await
+                .unwrap()
+                .unwrap();
+            let venue = venue::Entity::find_by_id(session.venue_id)
+                .one(&app.db)
+                .await
+                .unwrap()
+                .unwrap();
+            let expected_light = json!({
+                "id": session.id, "course": { "name": course.name }, "venue": { "name": venue.name },
+            });
+            assert_eq!(l["session"], expected_light);
+            let left = (session.capacity - session.booked_places).max(0);
+            assert_eq!(f["session"]["id"], json!(session.id));
+            assert_eq!(f["session"]["course"], expected_light["course"]);
+            assert_eq!(f["session"]["venue"], expected_light["venue"]);
+            assert_eq!(f["session"]["capacity"], json!(session.capacity));
+            assert_eq!(f["session"]["bookedPlaces"], json!(session.booked_places));
+            assert_eq!(f["session"]["remainingPlaces"], json!(left));
+            assert_eq!(f["session"]["status"], json!("SCHEDULED"));
+            let starts =
+                chrono::DateTime::parse_from_rfc3339(f["session"]["startsAt"].as_str().unwrap())
+                    .unwrap();
+            assert_eq!(starts.timestamp(), session.starts_at.timestamp());
+            seen += 1;
+        }
+    }
+    assert!(seen >= 4, "the set-up gave the page sessions to get wrong");
+}

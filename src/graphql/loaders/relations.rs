@@ -162,6 +162,8 @@ has_many_loader!(
 pub struct BookingExtras {
     /// The booked session.
     pub session: bool,
+    /// Every column of that session; without it, only its id, course and venue.
+    pub session_full: bool,
     /// The session's course (only with `session`).
     pub course: bool,
     /// The session's venue (only with `session`).
@@ -182,9 +184,38 @@ pub type Fetched<T> = Option<Option<Arc<T>>>;
 /// A session, with its course and venue when they were fetched alongside.
 #[derive(Debug)]
 pub struct SessionBundle {
-    pub session: course_session::Model,
+    pub session: SessionRow,
     pub course: Fetched<course::Model>,
     pub venue: Fetched<venue::Model>,
+}
+
+/// The columns of a session that its id, course and venue read.
+#[derive(Debug, Clone, Copy, FromQueryResult)]
+pub struct SessionKeys {
+    pub id: Uuid,
+    pub course_id: Uuid,
+    pub venue_id: Uuid,
+}
+
+/// A session as it was read: the whole row, or only its keys.
+#[derive(Debug, Clone)]
+pub enum SessionRow {
+    Full(course_session::Model),
+    Keys(SessionKeys),
+}
+
+impl SessionRow {
+    /// The id, course and venue: known either way.
+    pub fn keys(&self) -> SessionKeys {
+        match self {
+            Self::Full(m) => SessionKeys {
+                id: m.id,
+                course_id: m.course_id,
+                venue_id: m.venue_id,
+            },
+            Self::Keys(k) => *k,
+        }
+    }
 }
 
 /// The columns of a payment that its keys and `Payment.amount` read.
@@ -390,6 +421,7 @@ impl Loader<BookingsPageKey> for BookingsByUser {
                 users.push(k.user_id);
             }
             extras.session |= k.extras.session;
+            extras.session_full |= k.extras.session_full;
             extras.course |= k.extras.course;
             extras.venue |= k.extras.venue;
             extras.payments |= k.extras.payments;
@@ -526,17 +558,39 @@ async fn sessions_with_catalogue(
     ids: Vec<Uuid>,
     extras: BookingExtras,
 ) -> Result<HashMap<Uuid, Arc<SessionBundle>>, Arc<DbErr>> {
-    let sessions = SessionLoader(db.clone()).load(&ids).await?;
+    let sessions: HashMap<Uuid, SessionRow> = match extras.session_full {
+        true => SessionLoader(db.clone())
+            .load(&ids)
+            .await?
+            .into_iter()
+            .map(|(id, m)| (id, SessionRow::Full(m)))
+            .collect(),
+        false => course_session::Entity::find()
+            .select_only()
+            .columns([
+                course_session::Column::Id,
+                course_session::Column::CourseId,
+                course_session::Column::VenueId,
+            ])
+            .filter(key_in(db, course_session::Column::Id, &ids))
+            .into_model::<SessionKeys>()
+            .all(db)
+            .await
+            .map_err(Arc::new)?
+            .into_iter()
+            .map(|k| (k.id, SessionRow::Keys(k)))
+            .collect(),
+    };
     let courses = match extras.course {
         true => {
-            let ids = distinct(sessions.values().map(|s| s.course_id));
+            let ids = distinct(sessions.values().map(|s| s.keys().course_id));
             Some(shared(CourseLoader(db.clone()).load(&ids).await?))
         }
         false => None,
     };
     let venues = match extras.venue {
         true => {
-            let ids = distinct(sessions.values().map(|s| s.venue_id));
+            let ids = distinct(sessions.values().map(|s| s.keys().venue_id));
             Some(shared(VenueLoader(db.clone()).load(&ids).await?))
         }
         false => None,
@@ -545,8 +599,12 @@ async fn sessions_with_catalogue(
         .into_iter()
         .map(|(id, session)| {
             let bundle = SessionBundle {
-                course: courses.as_ref().map(|c| c.get(&session.course_id).cloned()),
-                venue: venues.as_ref().map(|v| v.get(&session.venue_id).cloned()),
+                course: courses
+                    .as_ref()
+                    .map(|c| c.get(&session.keys().course_id).cloned()),
+                venue: venues
+                    .as_ref()
+                    .map(|v| v.get(&session.keys().venue_id).cloned()),
                 session,
             };
             (id, Arc::new(bundle))

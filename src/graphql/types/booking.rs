@@ -179,10 +179,24 @@ impl CourseSession {
     /// A session whose course and venue will come from their loaders.
     pub fn new(session: course_session::Model) -> Self {
         Self(Arc::new(SessionBundle {
-            session,
+            session: SessionRow::Full(session),
             course: None,
             venue: None,
         }))
+    }
+
+    /// The whole row: as fetched, or through the loader when only its keys were read.
+    async fn row<'a>(
+        &'a self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<std::borrow::Cow<'a, course_session::Model>> {
+        match &self.0.session {
+            SessionRow::Full(model) => Ok(std::borrow::Cow::Borrowed(model)),
+            SessionRow::Keys(keys) => load::<SessionLoader>(ctx, keys.id)
+                .await?
+                .map(std::borrow::Cow::Owned)
+                .ok_or_else(|| AppError::NotFound("course session").into()),
+        }
     }
 }
 
@@ -191,14 +205,14 @@ impl CourseSession {
 impl CourseSession {
     /// Unique id.
     async fn id(&self) -> Uuid {
-        self.0.session.id
+        self.0.session.keys().id
     }
     /// The course taught.
     async fn course(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Course>> {
         if let Some(course) = &self.0.course {
             return Ok(course.as_deref().cloned().map(Course));
         }
-        Ok(load::<CourseLoader>(ctx, self.0.session.course_id)
+        Ok(load::<CourseLoader>(ctx, self.0.session.keys().course_id)
             .await?
             .map(Course))
     }
@@ -207,13 +221,13 @@ impl CourseSession {
         if let Some(venue) = &self.0.venue {
             return Ok(venue.as_deref().cloned().map(Venue));
         }
-        Ok(load::<VenueLoader>(ctx, self.0.session.venue_id)
+        Ok(load::<VenueLoader>(ctx, self.0.session.keys().venue_id)
             .await?
             .map(Venue))
     }
     /// The instructor's name, for the public listing.
     async fn instructor_name(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
-        let Some(id) = self.0.session.instructor_id else {
+        let Some(id) = self.row(ctx).await?.instructor_id else {
             return Ok(None);
         };
         Ok(load::<UserLoader>(ctx, id)
@@ -223,50 +237,55 @@ impl CourseSession {
     /// The instructor (staff only).
     #[graphql(guard = "RoleGuard::staff()")]
     async fn instructor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        let Some(id) = self.0.session.instructor_id else {
+        let Some(id) = self.row(ctx).await?.instructor_id else {
             return Ok(None);
         };
         Ok(load::<UserLoader>(ctx, id).await?.map(User::new))
     }
     /// Start (UTC).
-    async fn starts_at(&self) -> DateTime<Utc> {
-        self.0.session.starts_at
+    async fn starts_at(&self, ctx: &Context<'_>) -> async_graphql::Result<DateTime<Utc>> {
+        Ok(self.row(ctx).await?.starts_at)
     }
     /// End (UTC).
-    async fn ends_at(&self) -> DateTime<Utc> {
-        self.0.session.ends_at
+    async fn ends_at(&self, ctx: &Context<'_>) -> async_graphql::Result<DateTime<Utc>> {
+        Ok(self.row(ctx).await?.ends_at)
     }
     /// Places in total.
-    async fn capacity(&self) -> i32 {
-        self.0.session.capacity
+    async fn capacity(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
+        Ok(self.row(ctx).await?.capacity)
     }
     /// Places taken by live bookings.
-    async fn booked_places(&self) -> i32 {
-        self.0.session.booked_places
+    async fn booked_places(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
+        Ok(self.row(ctx).await?.booked_places)
     }
     /// Places still free.
-    async fn remaining_places(&self) -> i32 {
-        if self.0.session.status == SessionStatus::Cancelled {
-            return 0;
+    async fn remaining_places(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
+        let session = self.row(ctx).await?;
+        if session.status == SessionStatus::Cancelled {
+            return Ok(0);
         }
-        (self.0.session.capacity - self.0.session.booked_places).max(0)
+        Ok((session.capacity - session.booked_places).max(0))
     }
     /// Scheduled, confirmed, in progress, completed or cancelled.
-    async fn status(&self) -> SessionStatus {
-        self.0.session.status
+    async fn status(&self, ctx: &Context<'_>) -> async_graphql::Result<SessionStatus> {
+        Ok(self.row(ctx).await?.status)
     }
     /// Why the session was cancelled.
-    async fn cancellation_reason(&self) -> Option<&str> {
-        self.0.session.cancellation_reason.as_deref()
+    async fn cancellation_reason(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<String>> {
+        Ok(self.row(ctx).await?.cancellation_reason.clone())
     }
     /// Who is attending: for admins, and for the instructor teaching this session. Only what
     /// an instructor needs on the day: no money, no internal notes, no other bookings.
     async fn attendees(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SessionAttendee>> {
         let principal = require_principal(ctx)?;
-        attendance::ensure_can_run(principal, &self.0.session)?;
+        let session = self.row(ctx).await?;
+        attendance::ensure_can_run(principal, &session)?;
         let db = &ctx.data_unchecked::<AppState>().db;
-        let rows = attendance::attendees(db, self.0.session.id).await?;
-        let records = load_many::<AttendanceBySession, _>(ctx, self.0.session.id).await?;
+        let rows = attendance::attendees(db, session.id).await?;
+        let records = load_many::<AttendanceBySession, _>(ctx, session.id).await?;
         let user_ids: Vec<Uuid> = rows.iter().filter_map(|(a, _)| a.user_id).collect();
         let users = ctx
             .data_unchecked::<DataLoader<UserLoader>>()
@@ -293,9 +312,10 @@ impl CourseSession {
     /// Notes on the session (admins and the session's instructor).
     async fn notes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SessionNote>> {
         let principal = require_principal(ctx)?;
-        attendance::ensure_can_run(principal, &self.0.session)?;
+        let session = self.row(ctx).await?;
+        attendance::ensure_can_run(principal, &session)?;
         let db = &ctx.data_unchecked::<AppState>().db;
-        Ok(attendance::notes(db, self.0.session.id)
+        Ok(attendance::notes(db, session.id)
             .await?
             .into_iter()
             .map(SessionNote)
@@ -626,6 +646,10 @@ impl Booking {
             .collect())
     }
 }
+
+/// The fields of `CourseSession` that read only its keys (id, course and venue): a page of
+/// bookings whose session selection asks for nothing else reads only those columns.
+pub(super) const SESSION_KEY_FIELDS: &[&str] = &["__typename", "id", "course", "venue"];
 
 /// The fields of `Booking` that read only its keys: a page whose selection asks for
 /// nothing else reads only the key columns.

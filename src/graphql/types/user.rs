@@ -453,6 +453,7 @@ fn booking_extras(bookings: &Lookahead<'_>, may_see_money: bool) -> BookingExtra
     let session = node.field("session");
     BookingExtras {
         session: session.exists(),
+        session_full: reads_beyond(&session, super::booking::SESSION_KEY_FIELDS),
         course: session.field("course").exists(),
         venue: session.field("venue").exists(),
         payments: node.field("payments").exists() && may_see_money,
