@@ -182,6 +182,16 @@ async fn booking_payments(app: &TestApp, booking_id: Uuid) -> Vec<payment::Model
 
 /// A page of users answers, for every customer, exactly what `user(id)` answers for that
 /// customer alone, and both are what the database holds.
+/// A user's certificates in the database, oldest first.
+async fn user_certificates(app: &TestApp, user_id: Uuid) -> Vec<certificate::Model> {
+    certificate::Entity::find()
+        .filter(certificate::Column::UserId.eq(user_id))
+        .order_by_asc(certificate::Column::Id)
+        .all(&app.db)
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_page_of_users_answers_as_each_user_does_alone() {
     let shop = shop().await;
@@ -269,12 +279,8 @@ async fn a_page_of_users_answers_as_each_user_does_alone() {
         assert_eq!(node["payments"], json!(paid), "{node:#}");
 
         // Every certificate of theirs, oldest first.
-        let certs: Vec<Value> = certificate::Entity::find()
-            .filter(certificate::Column::UserId.eq(customer))
-            .order_by_asc(certificate::Column::Id)
-            .all(&app.db)
+        let certs: Vec<Value> = user_certificates(app, customer)
             .await
-            .unwrap()
             .into_iter()
             .map(|c| {
                 json!({
@@ -316,12 +322,8 @@ async fn a_page_of_users_answers_as_each_user_does_alone() {
         .await;
     let light = nodes_by_id(&light["users"]);
     for &customer in &shop.customers {
-        let expected: Vec<Value> = certificate::Entity::find()
-            .filter(certificate::Column::UserId.eq(customer))
-            .order_by_asc(certificate::Column::Id)
-            .all(&app.db)
+        let expected: Vec<Value> = user_certificates(app, customer)
             .await
-            .unwrap()
             .into_iter()
             .map(|c| {
                 let status = if c.id == revoked.id {

@@ -55,6 +55,26 @@ where
         .unwrap_or_default())
 }
 
+/// A row that was read whole (`fetched`), or else is loaded whole by id through its loader:
+/// for objects a page may have read only some columns of.
+async fn whole_row<'a, L>(
+    ctx: &Context<'_>,
+    fetched: Option<&'a L::Value>,
+    id: Uuid,
+    what: &'static str,
+) -> async_graphql::Result<std::borrow::Cow<'a, L::Value>>
+where
+    L: async_graphql::dataloader::Loader<Uuid, Error = std::sync::Arc<sea_orm::DbErr>>,
+{
+    match fetched {
+        Some(row) => Ok(std::borrow::Cow::Borrowed(row)),
+        None => load::<L>(ctx, id)
+            .await?
+            .map(std::borrow::Cow::Owned)
+            .ok_or_else(|| AppError::NotFound(what).into()),
+    }
+}
+
 /// Whether the caller may see a customer's money and certificates: an admin, or the
 /// customer themself (never an instructor).
 pub(super) fn may_see_money(ctx: &Context<'_>, user_id: Uuid) -> bool {
@@ -190,13 +210,11 @@ impl CourseSession {
         &'a self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<std::borrow::Cow<'a, course_session::Model>> {
-        match &self.0.session {
-            SessionRow::Full(model) => Ok(std::borrow::Cow::Borrowed(model)),
-            SessionRow::Keys(keys) => load::<SessionLoader>(ctx, keys.id)
-                .await?
-                .map(std::borrow::Cow::Owned)
-                .ok_or_else(|| AppError::NotFound("course session").into()),
-        }
+        let fetched = match &self.0.session {
+            SessionRow::Full(model) => Some(model),
+            SessionRow::Keys(_) => None,
+        };
+        whole_row::<SessionLoader>(ctx, fetched, self.0.session.keys().id, "course session").await
     }
 }
 
@@ -703,13 +721,11 @@ impl Payment {
         &'a self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<std::borrow::Cow<'a, payment::Model>> {
-        match &self.0 {
-            PaymentRow::Full(model) => Ok(std::borrow::Cow::Borrowed(model)),
-            PaymentRow::Amount(a) => load::<PaymentLoader>(ctx, a.id)
-                .await?
-                .map(std::borrow::Cow::Owned)
-                .ok_or_else(|| AppError::NotFound("payment").into()),
-        }
+        let fetched = match &self.0 {
+            PaymentRow::Full(model) => Some(model),
+            PaymentRow::Amount(_) => None,
+        };
+        whole_row::<PaymentLoader>(ctx, fetched, self.0.id(), "payment").await
     }
 }
 
@@ -823,13 +839,11 @@ impl Certificate {
         &'a self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<std::borrow::Cow<'a, certificate::Model>> {
-        match &self.0 {
-            CertificateRow::Full(model) => Ok(std::borrow::Cow::Borrowed(&**model)),
-            CertificateRow::Expiry(e) => load::<CertificateLoader>(ctx, e.id)
-                .await?
-                .map(std::borrow::Cow::Owned)
-                .ok_or_else(|| AppError::NotFound("certificate").into()),
-        }
+        let fetched = match &self.0 {
+            CertificateRow::Full(model) => Some(&**model),
+            CertificateRow::Expiry(_) => None,
+        };
+        whole_row::<CertificateLoader>(ctx, fetched, self.0.id(), "certificate").await
     }
 }
 
