@@ -65,11 +65,7 @@ macro_rules! has_many_loader {
                     .all(&self.0)
                     .await
                     .map_err(Arc::new)?;
-                let mut out: HashMap<Uuid, Self::Value> = HashMap::new();
-                for row in rows {
-                    out.entry(row.$fk_field).or_default().push(row);
-                }
-                Ok(out)
+                Ok(group_by(rows, |row| row.$fk_field))
             }
         }
     };
@@ -317,23 +313,21 @@ pub async fn certificate_expiries(
         .all(db)
         .await
         .map_err(Arc::new)?;
-    let mut out: HashMap<Uuid, Vec<CertificateRow>> = HashMap::new();
-    for row in rows {
-        out.entry(row.user_id)
-            .or_default()
-            .push(CertificateRow::Expiry(row));
-    }
-    Ok(out)
+    let rows = group_by(rows, |row| row.user_id);
+    Ok(rows
+        .into_iter()
+        .map(|(user, list)| (user, list.into_iter().map(CertificateRow::Expiry).collect()))
+        .collect())
 }
 
-/// Payments grouped by booking, each group oldest first (ids are time-ordered).
-fn group_rows(rows: impl Iterator<Item = PaymentRow>) -> HashMap<Uuid, Vec<PaymentRow>> {
-    let mut out: HashMap<Uuid, Vec<PaymentRow>> = HashMap::new();
+/// Rows grouped by a key (a parent's id), each group in the rows' order.
+fn group_by<T>(
+    rows: impl IntoIterator<Item = T>,
+    key: impl Fn(&T) -> Uuid,
+) -> HashMap<Uuid, Vec<T>> {
+    let mut out: HashMap<Uuid, Vec<T>> = HashMap::new();
     for row in rows {
-        out.entry(row.booking_id()).or_default().push(row);
-    }
-    for list in out.values_mut() {
-        list.sort_unstable_by_key(PaymentRow::id);
+        out.entry(key(&row)).or_default().push(row);
     }
     out
 }
@@ -500,16 +494,16 @@ impl Related {
         }
         if extras.payments {
             let ids: Vec<Uuid> = bookings.iter().map(|b| b.id).collect();
-            let payments = match extras.payments_full {
-                true => group_rows(
-                    PaymentsByBooking(db.clone())
-                        .load(&ids)
-                        .await?
-                        .into_values()
-                        .flatten()
-                        .map(PaymentRow::Full),
-                ),
-                false => group_rows(
+            let payments: HashMap<Uuid, Vec<PaymentRow>> = match extras.payments_full {
+                true => PaymentsByBooking(db.clone())
+                    .load(&ids)
+                    .await?
+                    .into_iter()
+                    .map(|(booking, list)| {
+                        (booking, list.into_iter().map(PaymentRow::Full).collect())
+                    })
+                    .collect(),
+                false => group_by(
                     payment::Entity::find()
                         .select_only()
                         .columns([
@@ -526,6 +520,7 @@ impl Related {
                         .map_err(Arc::new)?
                         .into_iter()
                         .map(PaymentRow::Amount),
+                    PaymentRow::booking_id,
                 ),
             };
             related.payments = Some(shared(payments));

@@ -473,7 +473,8 @@ fn reads_beyond(at: &Lookahead<'_>, fields: &[&str]) -> bool {
 }
 
 /// The `first` and `after` arguments that every occurrence of a `bookings` selection
-/// shares, or `None` when occurrences differ (aliases with other pages) or are invalid.
+/// shares, or `None` when there is none, or occurrences differ (aliases with other pages)
+/// or are invalid.
 fn shared_page_args(bookings: &Lookahead<'_>) -> Option<(u64, Option<Uuid>)> {
     let mut shared = None;
     for field in bookings.selection_fields() {
@@ -518,9 +519,7 @@ pub async fn prefetch_page(
         return Ok(users);
     }
     let bookings = node.field("bookings");
-    if bookings.exists()
-        && let Some((limit, after)) = shared_page_args(&bookings)
-    {
+    if let Some((limit, after)) = shared_page_args(&bookings) {
         let keys: Vec<BookingsPageKey> = ids
             .iter()
             .map(|&user_id| BookingsPageKey {
