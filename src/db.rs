@@ -15,6 +15,10 @@ pub const SQLITE_MAX_POOL: u32 = 4;
 /// Page cache per SQLite connection, in KiB (SQLite's default is 2 MiB).
 const SQLITE_CACHE_KIB: u32 = 16 * 1024;
 
+/// A pooled connection idle at least this long is pinged before it is handed out, so one
+/// dropped by the server, a proxy or a firewall is replaced instead of failing a request.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(30);
+
 /// Opens a connection pool. SQLite runs in WAL mode with a busy timeout, so readers never
 /// block the single writer and writers queue rather than fail.
 pub async fn connect(url: &str, pool_size: u32) -> Result<DatabaseConnection, DbErr> {
@@ -29,6 +33,9 @@ pub async fn connect(url: &str, pool_size: u32) -> Result<DatabaseConnection, Db
         .min_connections(1)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(30))
+        // sqlx pings every connection it hands out by default: one more round trip per
+        // statement. Only a connection idle this long is pinged first.
+        .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR)
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|opts| {
             opts.journal_mode(SqliteJournalMode::Wal)

@@ -528,6 +528,8 @@ pub struct BookingKeys {
 pub trait BookingPageRow: FromQueryResult + Send + Sync {
     /// The select list, over the bookings table aliased `b`.
     const COLUMNS: &'static str;
+    /// Whether the row also holds its session's course and venue, joined on as `s`.
+    const WITH_SESSION: bool = false;
     /// Where the row sits in a user's bookings.
     fn keys(&self) -> BookingKeys;
 }
@@ -551,10 +553,38 @@ impl BookingPageRow for booking::Model {
     }
 }
 
+/// A booking row together with its session's course and venue, read in the same
+/// statement: all a page needs of a session whose selection reads only those.
+#[derive(Debug, Clone)]
+pub struct WithSession<R> {
+    pub row: R,
+    pub course_id: Uuid,
+    pub venue_id: Uuid,
+}
+
+impl<R: FromQueryResult> FromQueryResult for WithSession<R> {
+    fn from_query_result(res: &sea_orm::QueryResult, pre: &str) -> Result<Self, sea_orm::DbErr> {
+        Ok(Self {
+            row: R::from_query_result(res, pre)?,
+            course_id: res.try_get(pre, "session_course_id")?,
+            venue_id: res.try_get(pre, "session_venue_id")?,
+        })
+    }
+}
+
+impl<R: BookingPageRow> BookingPageRow for WithSession<R> {
+    const COLUMNS: &'static str = R::COLUMNS;
+    const WITH_SESSION: bool = true;
+    fn keys(&self) -> BookingKeys {
+        self.row.keys()
+    }
+}
+
 /// The newest `limit + 1` bookings of each user, in one statement, newest first (by
 /// creation time, then id): what `User.bookings(first)` needs for a whole page of users
 /// at once. With `before_id`, only bookings older than that booking count. `R` says which
-/// columns to read: every one, or only the keys.
+/// columns to read: every one, or only the keys, and whether the session's course and
+/// venue come with them ([`WithSession`]).
 ///
 /// Both plans walk each user's entries of the `(user_id, created_at, id)` index and then
 /// read only the rows wanted: PostgreSQL with a `LATERAL` join per user, SQLite (which
@@ -569,7 +599,17 @@ pub async fn newest_per_user<R: BookingPageRow>(
         return Ok(Vec::new());
     }
     let backend = conn.get_database_backend();
-    let columns = R::COLUMNS;
+    // Every booking has a session (a non-null foreign key), so the join drops no row.
+    let (columns, join) = match R::WITH_SESSION {
+        true => (
+            format!(
+                "{}, s.course_id AS session_course_id, s.venue_id AS session_venue_id",
+                R::COLUMNS
+            ),
+            " JOIN course_sessions s ON s.id = b.session_id",
+        ),
+        false => (R::COLUMNS.to_string(), ""),
+    };
     let cursor = |p: &str| {
         format!(
             " AND (x.created_at, x.id) < (SELECT c.created_at, c.id FROM bookings c WHERE c.id = {p})"
@@ -589,7 +629,7 @@ pub async fn newest_per_user<R: BookingPageRow>(
             "SELECT {columns} FROM unnest($1::uuid[]) AS u(id) CROSS JOIN LATERAL (\
                SELECT x.* FROM bookings x WHERE x.user_id = u.id{cursor_clause} \
                ORDER BY x.created_at DESC, x.id DESC LIMIT $2\
-             ) b"
+             ) b{join}"
         );
         (sql, values)
     } else {
@@ -607,7 +647,7 @@ pub async fn newest_per_user<R: BookingPageRow>(
             "SELECT {columns} FROM (VALUES {users}) AS u JOIN bookings b ON b.rowid IN (\
                SELECT x.rowid FROM bookings x WHERE x.user_id = u.column1{cursor_clause} \
                ORDER BY x.created_at DESC, x.id DESC LIMIT ?\
-             )"
+             ){join}"
         );
         (sql, values)
     };

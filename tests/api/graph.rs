@@ -17,8 +17,10 @@ use crate::helpers::{Catalogue, TestApp, uuid_of};
 
 const PAGE: &str = "query { users(first: 50) { edges { node { email bookings { edges { node { session { course { name } venue { name } } payments { amount } } } } certificates { expiresOn } } } } }";
 
-/// Most statements the page may cost (the caller's token check included).
-const BUDGET: usize = 8;
+/// Most statements the page may cost. The issue allows 8; it takes 7: the caller's token
+/// check, the users, their bookings (with each session's course and venue ids joined
+/// on), the courses, the venues, the payments and the certificates.
+const BUDGET: usize = 7;
 
 const EFAW: &str = "Emergency First Aid at Work";
 const FAW: &str = "First Aid at Work";

@@ -15,7 +15,7 @@ use crate::entities::{
     attendance_record, booking, booking_attendee, certificate, course, course_session, payment,
     refund, venue,
 };
-use crate::services::bookings::{BookingKeys, BookingPageRow, newest_per_user};
+use crate::services::bookings::{BookingKeys, BookingPageRow, WithSession, newest_per_user};
 
 /// `column IN (keys)`. On PostgreSQL it is `column = ANY($1)` with one array parameter, so
 /// the statement's text (and its prepared plan) is the same for any number of keys.
@@ -396,7 +396,8 @@ type PageSpec = (u64, Option<Uuid>);
 
 /// Users' booking pages: one statement for every user asking for the same page, then,
 /// over every booking of every page, one each for the sessions, their courses, their
-/// venues and the payments, as the look-ahead asks.
+/// venues and the payments, as the look-ahead asks. When a session's selection reads
+/// only its id, course and venue, those come joined onto the bookings instead.
 pub struct BookingsByUser(pub DatabaseConnection);
 
 impl Loader<BookingsPageKey> for BookingsByUser {
@@ -422,29 +423,30 @@ impl Loader<BookingsPageKey> for BookingsByUser {
             extras.payments_full |= k.extras.payments_full;
             extras.full |= k.extras.full;
         }
+        // A session whose selection reads only its course and venue comes with the
+        // bookings, joined on, rather than in a statement of its own.
+        let mut sessions = (extras.session && !extras.session_full).then(HashMap::new);
         let mut pages: Vec<(PageSpec, Vec<BookingRow>)> = Vec::new();
         for ((limit, after), user_ids) in groups {
+            let page = (
+                &self.0,
+                user_ids.as_slice(),
+                limit,
+                after,
+                sessions.as_mut(),
+            );
             let rows = match extras.full {
-                true => newest_per_user::<booking::Model>(&self.0, &user_ids, limit, after)
-                    .await
-                    .map_err(Arc::new)?
-                    .into_iter()
-                    .map(|m| BookingRow::Full(Arc::new(m)))
-                    .collect(),
-                false => newest_per_user::<BookingKeys>(&self.0, &user_ids, limit, after)
-                    .await
-                    .map_err(Arc::new)?
-                    .into_iter()
-                    .map(BookingRow::Keys)
-                    .collect(),
-            };
+                true => read_page::<booking::Model>(page, |m| BookingRow::Full(Arc::new(m))).await,
+                false => read_page::<BookingKeys>(page, BookingRow::Keys).await,
+            }
+            .map_err(Arc::new)?;
             pages.push(((limit, after), rows));
         }
         let all: Vec<BookingKeys> = pages
             .iter()
             .flat_map(|(_, rows)| rows.iter().map(BookingRow::keys))
             .collect();
-        let related = Related::fetch(&self.0, &all, extras).await?;
+        let related = Related::fetch(&self.0, &all, extras, sessions).await?;
 
         // The keys asking for each (user, page); several may differ only in extras.
         let mut askers: HashMap<(Uuid, u64, Option<Uuid>), Vec<BookingsPageKey>> = HashMap::new();
@@ -471,6 +473,45 @@ impl Loader<BookingsPageKey> for BookingsByUser {
     }
 }
 
+/// Where a page is read: the database, the users, the page size and cursor, and, if the
+/// sessions' keys are to come with the rows, where to put them.
+type PageRead<'a> = (
+    &'a DatabaseConnection,
+    &'a [Uuid],
+    u64,
+    Option<Uuid>,
+    Option<&'a mut HashMap<Uuid, SessionKeys>>,
+);
+
+/// One page of bookings for a set of users, as rows of shape `R`, each made a
+/// [`BookingRow`] by `wrap`.
+async fn read_page<R: BookingPageRow>(
+    (db, user_ids, limit, after, sessions): PageRead<'_>,
+    wrap: impl Fn(R) -> BookingRow,
+) -> Result<Vec<BookingRow>, DbErr> {
+    let Some(sessions) = sessions else {
+        let rows = newest_per_user::<R>(db, user_ids, limit, after).await?;
+        return Ok(rows.into_iter().map(wrap).collect());
+    };
+    let rows = newest_per_user::<WithSession<R>>(db, user_ids, limit, after).await?;
+    Ok(rows
+        .into_iter()
+        .map(|w| {
+            let id = w.keys().session_id;
+            let (course_id, venue_id) = (w.course_id, w.venue_id);
+            sessions.insert(
+                id,
+                SessionKeys {
+                    id,
+                    course_id,
+                    venue_id,
+                },
+            );
+            wrap(w.row)
+        })
+        .collect())
+}
+
 /// The relations of a set of bookings, fetched in one statement each.
 #[derive(Default)]
 struct Related {
@@ -479,10 +520,12 @@ struct Related {
 }
 
 impl Related {
+    /// `sessions`: the bookings' session keys, if they were read with the bookings.
     async fn fetch(
         db: &DatabaseConnection,
         bookings: &[BookingKeys],
         extras: BookingExtras,
+        sessions: Option<HashMap<Uuid, SessionKeys>>,
     ) -> Result<Self, Arc<DbErr>> {
         let mut related = Self::default();
         if bookings.is_empty() {
@@ -490,7 +533,7 @@ impl Related {
         }
         if extras.session {
             let ids = distinct(bookings.iter().map(|b| b.session_id));
-            related.sessions = Some(sessions_with_catalogue(db, ids, extras).await?);
+            related.sessions = Some(sessions_with_catalogue(db, ids, extras, sessions).await?);
         }
         if extras.payments {
             let ids: Vec<Uuid> = bookings.iter().map(|b| b.id).collect();
@@ -546,21 +589,27 @@ impl Related {
 }
 
 /// Sessions by id, each with its course and venue if `extras` asks for them: one
-/// statement for the sessions, and one each for their (few, distinct) courses and venues.
-/// Joining the catalogue on instead would decode a course and a venue per session.
+/// statement for the sessions (none if `known` already holds the keys it needs), and one
+/// each for their (few, distinct) courses and venues. Joining the catalogue on instead
+/// would decode a course and a venue per session.
 async fn sessions_with_catalogue(
     db: &DatabaseConnection,
     ids: Vec<Uuid>,
     extras: BookingExtras,
+    known: Option<HashMap<Uuid, SessionKeys>>,
 ) -> Result<HashMap<Uuid, Arc<SessionBundle>>, Arc<DbErr>> {
-    let sessions: HashMap<Uuid, SessionRow> = match extras.session_full {
-        true => SessionLoader(db.clone())
+    let sessions: HashMap<Uuid, SessionRow> = match (extras.session_full, known) {
+        (false, Some(known)) => known
+            .into_iter()
+            .map(|(id, k)| (id, SessionRow::Keys(k)))
+            .collect(),
+        (true, _) => SessionLoader(db.clone())
             .load(&ids)
             .await?
             .into_iter()
             .map(|(id, m)| (id, SessionRow::Full(m)))
             .collect(),
-        false => course_session::Entity::find()
+        (false, None) => course_session::Entity::find()
             .select_only()
             .columns([
                 course_session::Column::Id,
