@@ -238,21 +238,7 @@ async fn a_page_of_users_answers_as_each_user_does_alone() {
         for (n, row) in got.iter().zip(&expected) {
             assert_eq!(n["reference"], json!(row.reference));
             assert_eq!(uuid_of(&n["session"]["id"]), row.session_id);
-            let session = course_session::Entity::find_by_id(row.session_id)
-                .one(&app.db)
-                .await
-                .unwrap()
-                .unwrap();
-            let course = course::Entity::find_by_id(session.course_id)
-                .one(&app.db)
-                .await
-                .unwrap()
-                .unwrap();
-            let venue = venue::Entity::find_by_id(session.venue_id)
-                .one(&app.db)
-                .await
-                .unwrap()
-                .unwrap();
+            let (_, course, venue) = session_with_catalogue(app, row.session_id).await;
             assert_eq!(n["session"]["course"]["name"], json!(course.name));
             assert_eq!(n["session"]["venue"]["name"], json!(venue.name));
             let paid: Vec<Value> = booking_payments(app, row.id)
@@ -620,11 +606,7 @@ async fn cancelling_a_session_while_customers_book_it_leaves_no_live_booking_and
         booked.len()
     );
 
-    let row = course_session::Entity::find_by_id(session)
-        .one(&app.db)
-        .await
-        .unwrap()
-        .unwrap();
+    let row = session_row(app, session).await;
     assert_eq!(row.status, SessionStatus::Cancelled);
     assert_eq!(row.booked_places, 0);
 
@@ -696,6 +678,25 @@ async fn session_row(app: &TestApp, id: Uuid) -> course_session::Model {
         .await
         .unwrap()
         .unwrap()
+}
+
+/// A session as the database holds it, with its course and venue.
+async fn session_with_catalogue(
+    app: &TestApp,
+    id: Uuid,
+) -> (course_session::Model, course::Model, venue::Model) {
+    let session = session_row(app, id).await;
+    let course = course::Entity::find_by_id(session.course_id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let venue = venue::Entity::find_by_id(session.venue_id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    (session, course, venue)
 }
 
 /// A booking that cannot have its places is refused with CONFLICT before anything is
@@ -818,17 +819,7 @@ async fn light_and_full_session_selections_agree_with_the_database() {
                 .await
                 .unwrap()
                 .unwrap();
-            let session = session_row(app, row.session_id).await;
-            let course = course::Entity::find_by_id(session.course_id)
-                .one(&app.db)
-                .await
-                .unwrap()
-                .unwrap();
-            let venue = venue::Entity::find_by_id(session.venue_id)
-                .one(&app.db)
-                .await
-                .unwrap()
-                .unwrap();
+            let (session, course, venue) = session_with_catalogue(app, row.session_id).await;
             let expected_light = json!({
                 "id": session.id, "course": { "name": course.name }, "venue": { "name": venue.name },
             });

@@ -428,16 +428,14 @@ impl Loader<BookingsPageKey> for BookingsByUser {
         let mut sessions = (extras.session && !extras.session_full).then(HashMap::new);
         let mut pages: Vec<(PageSpec, Vec<BookingRow>)> = Vec::new();
         for ((limit, after), user_ids) in groups {
-            let page = (
-                &self.0,
-                user_ids.as_slice(),
-                limit,
-                after,
-                sessions.as_mut(),
-            );
+            let page = (user_ids.as_slice(), limit, after);
+            let sessions = sessions.as_mut();
             let rows = match extras.full {
-                true => read_page::<booking::Model>(page, |m| BookingRow::Full(Arc::new(m))).await,
-                false => read_page::<BookingKeys>(page, BookingRow::Keys).await,
+                true => {
+                    let wrap = |m| BookingRow::Full(Arc::new(m));
+                    read_page::<booking::Model>(&self.0, page, sessions, wrap).await
+                }
+                false => read_page::<BookingKeys>(&self.0, page, sessions, BookingRow::Keys).await,
             }
             .map_err(Arc::new)?;
             pages.push(((limit, after), rows));
@@ -473,20 +471,13 @@ impl Loader<BookingsPageKey> for BookingsByUser {
     }
 }
 
-/// Where a page is read: the database, the users, the page size and cursor, and, if the
-/// sessions' keys are to come with the rows, where to put them.
-type PageRead<'a> = (
-    &'a DatabaseConnection,
-    &'a [Uuid],
-    u64,
-    Option<Uuid>,
-    Option<&'a mut HashMap<Uuid, SessionKeys>>,
-);
-
-/// One page of bookings for a set of users, as rows of shape `R`, each made a
-/// [`BookingRow`] by `wrap`.
+/// One page (`limit`, `after`) of bookings for a set of users, as rows of shape `R`, each
+/// made a [`BookingRow`] by `wrap`. With `sessions`, each booking's session keys are read
+/// with it and put there.
 async fn read_page<R: BookingPageRow>(
-    (db, user_ids, limit, after, sessions): PageRead<'_>,
+    db: &DatabaseConnection,
+    (user_ids, limit, after): (&[Uuid], u64, Option<Uuid>),
+    sessions: Option<&mut HashMap<Uuid, SessionKeys>>,
     wrap: impl Fn(R) -> BookingRow,
 ) -> Result<Vec<BookingRow>, DbErr> {
     let Some(sessions) = sessions else {
