@@ -606,7 +606,7 @@ async fn cancelling_a_session_while_customers_book_it_leaves_no_live_booking_and
         booked.len()
     );
 
-    let row = session_row(app, session).await;
+    let row = session_row(&app, session).await;
     assert_eq!(row.status, SessionStatus::Cancelled);
     assert_eq!(row.booked_places, 0);
 
