@@ -14,6 +14,7 @@ pub mod certificate;
 pub mod course;
 pub mod course_session;
 pub mod payment;
+pub mod positional;
 pub mod refund;
 pub mod session_note;
 pub mod stripe_event;

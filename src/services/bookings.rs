@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::db::begin_write;
 use crate::entities::enums::{BookingStatus, PaymentStatus, SessionStatus};
-use crate::entities::{booking, booking_attendee, course, course_session, user};
+use crate::entities::{booking, booking_attendee, course, course_session, positional, user};
 use crate::error::{AppError, AppResult};
 use crate::graphql::types::booking_input::CreateBookingInput;
 use crate::services::audit::{self, Activity, Actor};
@@ -214,8 +214,7 @@ async fn find_or_create_customer(
         // Hold the customer's row until commit: profile enrichment reads then writes it.
         q = q.lock_exclusive();
     }
-    let found = q
-        .one(conn)
+    let found = positional::one(q, conn)
         .await?
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("customer vanished")))?;
     Ok((found.clone(), found.id == fresh_id))

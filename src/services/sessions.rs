@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, QueryFilter, Set,
+    IntoActiveModel, QueryFilter, QuerySelect, Set,
     sea_query::{Expr, ExprTrait, Query},
 };
 use uuid::Uuid;
@@ -459,19 +459,28 @@ pub async fn principal_for(
         .and_where(Expr::col((auth_session::Entity, auth_session::Column::UserId)).eq(claims.sub))
         .and_where(Expr::col((auth_session::Entity, auth_session::Column::RevokedAt)).is_null())
         .to_owned();
-    let Some(user) = user::Entity::find_by_id(claims.sub)
+    // Only what decides the principal: this runs on every authenticated request.
+    let Some((user_id, role, status, merged_into)) = user::Entity::find_by_id(claims.sub)
+        .select_only()
+        .columns([
+            user::Column::Id,
+            user::Column::Role,
+            user::Column::Status,
+            user::Column::MergedIntoId,
+        ])
         .filter(Expr::exists(live_session))
+        .into_tuple::<(Uuid, Role, UserStatus, Option<Uuid>)>()
         .one(conn)
         .await?
     else {
         return Ok(None);
     };
-    if user.status != UserStatus::Active || user.merged_into_id.is_some() {
+    if status != UserStatus::Active || merged_into.is_some() {
         return Ok(None);
     }
     Ok(Some(crate::auth::Principal {
-        user_id: user.id,
-        role: user.role,
+        user_id,
+        role,
         session_family: claims.sid,
     }))
 }

@@ -7,14 +7,15 @@
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveEnum, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, IdenStatic, Order,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Statement, Value,
+    ActiveEnum, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult,
+    IdenStatic, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Statement,
+    Value,
     sea_query::{Expr, ExprTrait, LikeExpr},
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::entities::user;
+use crate::entities::{positional, user};
 use crate::error::{AppError, AppResult};
 use crate::graphql::types::user_input::{SortDirection, UserFilter, UserOrderBy, UserSortField};
 use crate::money;
@@ -62,9 +63,74 @@ impl CursorKey {
     }
 }
 
+/// A user on a page of results.
+pub enum PageUser {
+    /// The user's whole row.
+    Row(Box<user::Model>),
+    /// Only the id: what a selection that reads only the users' relations needs.
+    Id(Uuid),
+}
+
+/// The columns a user's cursor is made of, read instead of the whole row when only ids
+/// are wanted.
+#[derive(Debug, FromQueryResult)]
+struct SortKeys {
+    id: Uuid,
+    last_activity_at: DateTime<Utc>,
+    total_bookings: i32,
+    total_spent_pence: i64,
+    created_at: DateTime<Utc>,
+    sort_name: String,
+}
+
+impl SortKeys {
+    const COLUMNS: [user::Column; 6] = [
+        user::Column::Id,
+        user::Column::LastActivityAt,
+        user::Column::TotalBookings,
+        user::Column::TotalSpentPence,
+        user::Column::CreatedAt,
+        user::Column::SortName,
+    ];
+
+    /// This row's key under `field`.
+    fn key(&self, field: UserSortField) -> CursorKey {
+        match field {
+            UserSortField::LastActivity => CursorKey::Time(self.last_activity_at),
+            UserSortField::TotalBookings => CursorKey::Int(self.total_bookings.into()),
+            UserSortField::TotalSpent => CursorKey::Int(self.total_spent_pence),
+            UserSortField::CreatedAt => CursorKey::Time(self.created_at),
+            UserSortField::Name => CursorKey::Text(self.sort_name.clone()),
+        }
+    }
+}
+
+impl From<&user::Model> for SortKeys {
+    fn from(m: &user::Model) -> Self {
+        Self {
+            id: m.id,
+            last_activity_at: m.last_activity_at,
+            total_bookings: m.total_bookings,
+            total_spent_pence: m.total_spent_pence,
+            created_at: m.created_at,
+            sort_name: m.sort_name.clone(),
+        }
+    }
+}
+
+/// What a page's selection reads beyond the users' ids.
+#[derive(Debug, Clone, Copy)]
+pub struct Wanted {
+    /// `totalCount`.
+    pub count: bool,
+    /// The users' rows (any field other than the id and relations).
+    pub rows: bool,
+}
+
 /// One page of users, with what is needed to count the whole result lazily.
 pub struct UserPage {
-    pub rows: Vec<(String, user::Model)>,
+    /// Each user's cursor, and the user.
+    pub rows: Vec<(String, PageUser)>,
     pub has_next_page: bool,
     pub has_previous_page: bool,
     /// How to count every match, for `totalCount` (run only when asked for).
@@ -91,8 +157,12 @@ pub async fn search(
     order: UserOrderBy,
     first: Option<i32>,
     after: Option<&str>,
-    want_count: bool,
+    wanted: Wanted,
 ) -> AppResult<UserPage> {
+    let Wanted {
+        count: want_count,
+        rows: read_rows,
+    } = wanted;
     let limit = match first {
         None => DEFAULT_PAGE,
         Some(n) if n < 0 => return Err(AppError::bad_input("first", "first must not be negative")),
@@ -119,10 +189,10 @@ pub async fn search(
         && search.is_some()
         && want_count
         && let Some((rows, has_next_page, total)) =
-            one_pass(conn, &base, order, limit, cursor.as_ref()).await?
+            one_pass(conn, &base, order, limit, cursor.as_ref(), read_rows).await?
     {
         return Ok(UserPage {
-            rows: rows.into_iter().map(|m| (encode(order, &m), m)).collect(),
+            rows,
             has_next_page,
             has_previous_page: after.is_some(),
             count: CountPlan::Known(total),
@@ -149,15 +219,33 @@ pub async fn search(
             ),
         );
     }
-    let mut rows = page_query
+    let page_query = page_query
         .order_by(col, order_dir.clone())
         .order_by(user::Column::Id, order_dir)
-        .limit(limit + 1)
-        .all(conn)
-        .await?;
+        .limit(limit + 1);
+    let mut rows: Vec<(String, PageUser)> = match read_rows {
+        true => positional::all(page_query, conn)
+            .await?
+            .into_iter()
+            .map(|m| {
+                (
+                    encode(order, &SortKeys::from(&m)),
+                    PageUser::Row(Box::new(m)),
+                )
+            })
+            .collect(),
+        false => page_query
+            .select_only()
+            .columns(SortKeys::COLUMNS)
+            .into_model::<SortKeys>()
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|k| (encode(order, &k), PageUser::Id(k.id)))
+            .collect(),
+    };
     let has_next_page = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
-    let rows = rows.into_iter().map(|m| (encode(order, &m), m)).collect();
     Ok(UserPage {
         rows,
         has_next_page,
@@ -170,7 +258,13 @@ pub async fn search(
 pub async fn count(conn: &impl ConnectionTrait, plan: CountPlan) -> AppResult<u64> {
     match plan {
         CountPlan::Known(n) => Ok(n),
-        CountPlan::Rows(query) => Ok(query.count(conn).await?),
+        // Counting over the ids alone: SeaORM counts over a subquery of whatever the
+        // select lists, which is otherwise every column.
+        CountPlan::Rows(query) => Ok(query
+            .select_only()
+            .column(user::Column::Id)
+            .count(conn)
+            .await?),
         CountPlan::FtsMatches(fts_query) => {
             let sql = "SELECT (SELECT COUNT(*) FROM users_fts WHERE users_fts MATCH ?) - \
                        (SELECT COUNT(*) FROM users INDEXED BY idx_users_merged_into_id \
@@ -242,7 +336,8 @@ async fn one_pass(
     order: UserOrderBy,
     limit: u64,
     cursor: Option<&Cursor>,
-) -> AppResult<Option<(Vec<user::Model>, bool, u64)>> {
+    read_rows: bool,
+) -> AppResult<Option<(Vec<(String, PageUser)>, bool, u64)>> {
     let col = sort_column(order.field);
     let keys = base
         .clone()
@@ -295,22 +390,34 @@ async fn one_pass(
             })
             .unwrap_or(keyed.len()),
     };
-    let page: Vec<Uuid> = keyed
-        .iter()
-        .skip(start)
-        .take(limit as usize + 1)
-        .map(|(_, id)| *id)
-        .collect();
-    let has_next_page = page.len() as u64 > limit;
-    let ids = &page[..std::cmp::min(page.len(), limit as usize)];
-    let mut by_id: std::collections::HashMap<Uuid, user::Model> = user::Entity::find()
-        .filter(user::Column::Id.is_in(ids.iter().copied()))
-        .all(conn)
-        .await?
+    let has_next_page = keyed.len() > start + limit as usize;
+    let page: Vec<(CursorKey, Uuid)> = keyed.into_iter().skip(start).take(limit as usize).collect();
+    let cursor_of = |k: CursorKey, id: Uuid| cursor_string(order, k, id);
+    if !read_rows {
+        let rows = page
+            .into_iter()
+            .map(|(k, id)| (cursor_of(k, id), PageUser::Id(id)))
+            .collect();
+        return Ok(Some((rows, has_next_page, total)));
+    }
+    let ids = page.iter().map(|(_, id)| *id);
+    let mut by_id: std::collections::HashMap<Uuid, user::Model> = positional::all(
+        user::Entity::find().filter(user::Column::Id.is_in(ids)),
+        conn,
+    )
+    .await?
+    .into_iter()
+    .map(|m| (m.id, m))
+    .collect();
+    let rows = page
         .into_iter()
-        .map(|m| (m.id, m))
+        .filter_map(|(k, id)| {
+            Some((
+                cursor_of(k, id),
+                PageUser::Row(Box::new(by_id.remove(&id)?)),
+            ))
+        })
         .collect();
-    let rows = ids.iter().filter_map(|id| by_id.remove(id)).collect();
     Ok(Some((rows, has_next_page, total)))
 }
 
@@ -324,19 +431,17 @@ fn sort_column(field: UserSortField) -> user::Column {
     }
 }
 
-fn encode(order: UserOrderBy, m: &user::Model) -> String {
-    let k = match order.field {
-        UserSortField::LastActivity => CursorKey::Time(m.last_activity_at),
-        UserSortField::TotalBookings => CursorKey::Int(m.total_bookings.into()),
-        UserSortField::TotalSpent => CursorKey::Int(m.total_spent_pence),
-        UserSortField::CreatedAt => CursorKey::Time(m.created_at),
-        UserSortField::Name => CursorKey::Text(m.sort_name.clone()),
-    };
+fn encode(order: UserOrderBy, row: &SortKeys) -> String {
+    cursor_string(order, row.key(order.field), row.id)
+}
+
+/// The cursor of the row `id`, whose key under `order` is `k`.
+fn cursor_string(order: UserOrderBy, k: CursorKey, id: Uuid) -> String {
     let cursor = Cursor {
         f: order.field,
         d: order.direction,
         k,
-        id: m.id,
+        id,
     };
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap_or_default())
 }

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::auth::password;
 use crate::db::begin_write;
 use crate::entities::enums::{ContactMethod, CustomerType, NoteType, Role, UserStatus};
-use crate::entities::{auth_session, user, user_note};
+use crate::entities::{auth_session, positional, user, user_note};
 use crate::error::{AppError, AppResult};
 use crate::graphql::types::user_input::{
     AddUserNoteInput, CreateUserInput, ProfileInput, UpdateUserInput,
@@ -231,8 +231,7 @@ fn apply_profile(m: &mut user::Model, p: &ProfileInput, today: chrono::NaiveDate
 
 /// Finds a user by id.
 pub async fn find(conn: &impl ConnectionTrait, id: Uuid) -> AppResult<user::Model> {
-    user::Entity::find_by_id(id)
-        .one(conn)
+    positional::one(user::Entity::find_by_id(id), conn)
         .await?
         .ok_or(AppError::NotFound("user"))
 }
@@ -242,10 +241,12 @@ pub async fn find_by_email(
     conn: &impl ConnectionTrait,
     email: &str,
 ) -> AppResult<Option<user::Model>> {
-    Ok(user::Entity::find()
-        .filter(user::Column::Email.eq(validate::normalise_email(email)))
-        .one(conn)
-        .await?)
+    let email = validate::normalise_email(email);
+    Ok(positional::one(
+        user::Entity::find().filter(user::Column::Email.eq(email)),
+        conn,
+    )
+    .await?)
 }
 
 async fn ensure_email_free(

@@ -90,6 +90,9 @@ async fn fresh_database() -> (String, Option<tempfile::TempDir>) {
     }
 }
 
+/// Called with the text of every SQL statement a test server runs.
+type Observer = Box<dyn Fn(&str) + Send + Sync>;
+
 impl TestApp {
     /// A server with the default configuration.
     pub async fn spawn() -> Self {
@@ -104,13 +107,20 @@ impl TestApp {
     /// A server whose database connection counts every SQL statement it runs into
     /// `counter` (SeaORM's metric callback).
     pub async fn spawn_counting(counter: Arc<AtomicUsize>) -> Self {
-        Self::spawn_inner(|_| {}, Some(counter)).await
+        let count = move |_: &str| {
+            counter.fetch_add(1, Ordering::SeqCst);
+        };
+        Self::spawn_inner(|_| {}, Some(Box::new(count))).await
     }
 
-    async fn spawn_inner(
-        adjust: impl FnOnce(&mut AppConfig),
-        counter: Option<Arc<AtomicUsize>>,
-    ) -> Self {
+    /// A server whose database connection appends the text of every SQL statement it runs
+    /// to `log`.
+    pub async fn spawn_recording(log: Arc<std::sync::Mutex<Vec<String>>>) -> Self {
+        let record = move |sql: &str| log.lock().unwrap().push(sql.to_string());
+        Self::spawn_inner(|_| {}, Some(Box::new(record))).await
+    }
+
+    async fn spawn_inner(adjust: impl FnOnce(&mut AppConfig), observe: Option<Observer>) -> Self {
         let (url, dir) = fresh_database().await;
         let mut config = AppConfig::new(url, Secret::new(random_token(48)));
         config.db_pool_size = 8;
@@ -120,10 +130,8 @@ impl TestApp {
             .await
             .expect("database connects");
         rft_users::db::migrate(&db).await.expect("migrations run");
-        if let Some(counter) = counter {
-            db.set_metric_callback(move |_| {
-                counter.fetch_add(1, Ordering::SeqCst);
-            });
+        if let Some(observe) = observe {
+            db.set_metric_callback(move |info| observe(&info.statement.sql));
         }
         let app = Application::with_database(db, config, "127.0.0.1:0".parse().unwrap())
             .await

@@ -15,4 +15,5 @@ mod page_prefetch;
 mod roles;
 mod schema;
 mod search;
+mod user_rows;
 mod users;

@@ -3,6 +3,8 @@
 
 use std::{collections::HashMap, sync::Arc};
 
+use foldhash::HashMapExt;
+
 use async_graphql::dataloader::Loader;
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, FromQueryResult, QueryFilter,
@@ -16,6 +18,17 @@ use crate::entities::{
     refund, venue,
 };
 use crate::services::bookings::{BookingKeys, BookingPageRow, WithSession, newest_per_user};
+
+/// The maps rows are grouped and joined in while a request is answered. Their keys are
+/// ids read from the database, not chosen by callers, so they use foldhash rather than the
+/// standard library's slower, flood-resistant SipHash (a page of bookings hashes a few
+/// thousand keys). DataLoaders still hand their results over in a standard `HashMap`.
+pub type Map<K, V> = foldhash::HashMap<K, V>;
+
+/// A `Map` as a DataLoader returns it.
+fn into_std<K: std::hash::Hash + Eq, V>(map: Map<K, V>) -> HashMap<K, V> {
+    map.into_iter().collect()
+}
 
 /// `column IN (keys)`. On PostgreSQL it is `column = ANY($1)` with one array parameter, so
 /// the statement's text (and its prepared plan) is the same for any number of keys.
@@ -32,17 +45,24 @@ macro_rules! by_id_loader {
         $(#[$doc])*
         pub struct $name(pub DatabaseConnection);
 
-        impl Loader<Uuid> for $name {
-            type Value = $entity::Model;
-            type Error = Arc<DbErr>;
-
-            async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        impl $name {
+            /// The rows with these ids.
+            pub async fn fetch(&self, keys: &[Uuid]) -> Result<Map<Uuid, $entity::Model>, Arc<DbErr>> {
                 let rows = $entity::Entity::find()
                     .filter(key_in(&self.0, $entity::Column::Id, keys))
                     .all(&self.0)
                     .await
                     .map_err(Arc::new)?;
                 Ok(rows.into_iter().map(|m| (m.id, m)).collect())
+            }
+        }
+
+        impl Loader<Uuid> for $name {
+            type Value = $entity::Model;
+            type Error = Arc<DbErr>;
+
+            async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+                self.fetch(keys).await.map(into_std)
             }
         }
     };
@@ -54,11 +74,12 @@ macro_rules! has_many_loader {
         $(#[$doc])*
         pub struct $name(pub DatabaseConnection);
 
-        impl Loader<Uuid> for $name {
-            type Value = Vec<$entity::Model>;
-            type Error = Arc<DbErr>;
-
-            async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+        impl $name {
+            /// The rows of each of these parents.
+            pub async fn fetch(
+                &self,
+                keys: &[Uuid],
+            ) -> Result<Map<Uuid, Vec<$entity::Model>>, Arc<DbErr>> {
                 let rows = $entity::Entity::find()
                     .filter(key_in(&self.0, $entity::Column::$fk, keys))
                     .order_by_asc($entity::Column::Id)
@@ -66,6 +87,15 @@ macro_rules! has_many_loader {
                     .await
                     .map_err(Arc::new)?;
                 Ok(group_by(rows, |row| row.$fk_field))
+            }
+        }
+
+        impl Loader<Uuid> for $name {
+            type Value = Vec<$entity::Model>;
+            type Error = Arc<DbErr>;
+
+            async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Self::Value>, Self::Error> {
+                self.fetch(keys).await.map(into_std)
             }
         }
     };
@@ -298,7 +328,7 @@ impl CertificateRow {
 pub async fn certificate_expiries(
     db: &DatabaseConnection,
     user_ids: &[Uuid],
-) -> Result<HashMap<Uuid, Vec<CertificateRow>>, Arc<DbErr>> {
+) -> Result<Map<Uuid, Vec<CertificateRow>>, Arc<DbErr>> {
     let rows = certificate::Entity::find()
         .select_only()
         .columns([
@@ -321,11 +351,8 @@ pub async fn certificate_expiries(
 }
 
 /// Rows grouped by a key (a parent's id), each group in the rows' order.
-fn group_by<T>(
-    rows: impl IntoIterator<Item = T>,
-    key: impl Fn(&T) -> Uuid,
-) -> HashMap<Uuid, Vec<T>> {
-    let mut out: HashMap<Uuid, Vec<T>> = HashMap::new();
+fn group_by<T>(rows: impl IntoIterator<Item = T>, key: impl Fn(&T) -> Uuid) -> Map<Uuid, Vec<T>> {
+    let mut out: Map<Uuid, Vec<T>> = Map::new();
     for row in rows {
         out.entry(key(&row)).or_default().push(row);
     }
@@ -400,21 +427,24 @@ type PageSpec = (u64, Option<Uuid>);
 /// only its id, course and venue, those come joined onto the bookings instead.
 pub struct BookingsByUser(pub DatabaseConnection);
 
-impl Loader<BookingsPageKey> for BookingsByUser {
-    type Value = Vec<BookingBundle>;
-    type Error = Arc<DbErr>;
-
-    async fn load(
+impl BookingsByUser {
+    /// The page each key asks for, in the keys' order.
+    pub async fn fetch(
         &self,
         keys: &[BookingsPageKey],
-    ) -> Result<HashMap<BookingsPageKey, Self::Value>, Self::Error> {
-        let mut groups: HashMap<PageSpec, Vec<Uuid>> = HashMap::new();
+    ) -> Result<Vec<Vec<BookingBundle>>, Arc<DbErr>> {
+        let mut groups: Map<PageSpec, Vec<Uuid>> = Map::new();
+        // The keys asking for each (user, page), by index; several may differ only in
+        // extras.
+        let mut askers: Map<(Uuid, PageSpec), Vec<usize>> = Map::with_capacity(keys.len());
         let mut extras = BookingExtras::default();
-        for k in keys {
-            let users = groups.entry((k.limit, k.after)).or_default();
-            if !users.contains(&k.user_id) {
-                users.push(k.user_id);
+        for (i, k) in keys.iter().enumerate() {
+            let spec = (k.limit, k.after);
+            let asking = askers.entry((k.user_id, spec)).or_default();
+            if asking.is_empty() {
+                groups.entry(spec).or_default().push(k.user_id);
             }
+            asking.push(i);
             extras.session |= k.extras.session;
             extras.session_full |= k.extras.session_full;
             extras.course |= k.extras.course;
@@ -425,7 +455,7 @@ impl Loader<BookingsPageKey> for BookingsByUser {
         }
         // A session whose selection reads only its course and venue comes with the
         // bookings, joined on, rather than in a statement of its own.
-        let mut sessions = (extras.session && !extras.session_full).then(HashMap::new);
+        let mut sessions = (extras.session && !extras.session_full).then(Map::new);
         let mut pages: Vec<(PageSpec, Vec<BookingRow>)> = Vec::new();
         for ((limit, after), user_ids) in groups {
             let page = (user_ids.as_slice(), limit, after);
@@ -446,28 +476,30 @@ impl Loader<BookingsPageKey> for BookingsByUser {
             .collect();
         let related = Related::fetch(&self.0, &all, extras, sessions).await?;
 
-        // The keys asking for each (user, page); several may differ only in extras.
-        let mut askers: HashMap<(Uuid, u64, Option<Uuid>), Vec<BookingsPageKey>> = HashMap::new();
-        for k in keys {
-            askers
-                .entry((k.user_id, k.limit, k.after))
-                .or_default()
-                .push(*k);
-        }
-        let mut out: HashMap<BookingsPageKey, Self::Value> =
-            keys.iter().map(|k| (*k, Vec::new())).collect();
-        for ((limit, after), rows) in pages {
+        let mut out: Vec<Vec<BookingBundle>> = vec![Vec::new(); keys.len()];
+        for (spec, rows) in pages {
             for row in rows {
                 let bundle = related.bundle(row);
-                let page = (bundle.booking.keys().user_id, limit, after);
-                for k in askers.get(&page).into_iter().flatten() {
-                    if let Some(list) = out.get_mut(k) {
-                        list.push(bundle.clone());
-                    }
+                let asking = askers.get(&(bundle.booking.keys().user_id, spec));
+                for &i in asking.into_iter().flatten() {
+                    out[i].push(bundle.clone());
                 }
             }
         }
         Ok(out)
+    }
+}
+
+impl Loader<BookingsPageKey> for BookingsByUser {
+    type Value = Vec<BookingBundle>;
+    type Error = Arc<DbErr>;
+
+    async fn load(
+        &self,
+        keys: &[BookingsPageKey],
+    ) -> Result<HashMap<BookingsPageKey, Self::Value>, Self::Error> {
+        let pages = self.fetch(keys).await?;
+        Ok(keys.iter().copied().zip(pages).collect())
     }
 }
 
@@ -477,7 +509,7 @@ impl Loader<BookingsPageKey> for BookingsByUser {
 async fn read_page<R: BookingPageRow>(
     db: &DatabaseConnection,
     (user_ids, limit, after): (&[Uuid], u64, Option<Uuid>),
-    sessions: Option<&mut HashMap<Uuid, SessionKeys>>,
+    sessions: Option<&mut Map<Uuid, SessionKeys>>,
     wrap: impl Fn(R) -> BookingRow,
 ) -> Result<Vec<BookingRow>, DbErr> {
     let Some(sessions) = sessions else {
@@ -506,8 +538,8 @@ async fn read_page<R: BookingPageRow>(
 /// The relations of a set of bookings, fetched in one statement each.
 #[derive(Default)]
 struct Related {
-    sessions: Option<HashMap<Uuid, Arc<SessionBundle>>>,
-    payments: Option<HashMap<Uuid, Arc<Vec<PaymentRow>>>>,
+    sessions: Option<Map<Uuid, Arc<SessionBundle>>>,
+    payments: Option<Map<Uuid, Arc<Vec<PaymentRow>>>>,
 }
 
 impl Related {
@@ -516,7 +548,7 @@ impl Related {
         db: &DatabaseConnection,
         bookings: &[BookingKeys],
         extras: BookingExtras,
-        sessions: Option<HashMap<Uuid, SessionKeys>>,
+        sessions: Option<Map<Uuid, SessionKeys>>,
     ) -> Result<Self, Arc<DbErr>> {
         let mut related = Self::default();
         if bookings.is_empty() {
@@ -528,9 +560,9 @@ impl Related {
         }
         if extras.payments {
             let ids: Vec<Uuid> = bookings.iter().map(|b| b.id).collect();
-            let payments: HashMap<Uuid, Vec<PaymentRow>> = match extras.payments_full {
+            let payments: Map<Uuid, Vec<PaymentRow>> = match extras.payments_full {
                 true => PaymentsByBooking(db.clone())
-                    .load(&ids)
+                    .fetch(&ids)
                     .await?
                     .into_iter()
                     .map(|(booking, list)| {
@@ -587,15 +619,15 @@ async fn sessions_with_catalogue(
     db: &DatabaseConnection,
     ids: Vec<Uuid>,
     extras: BookingExtras,
-    known: Option<HashMap<Uuid, SessionKeys>>,
-) -> Result<HashMap<Uuid, Arc<SessionBundle>>, Arc<DbErr>> {
-    let sessions: HashMap<Uuid, SessionRow> = match (extras.session_full, known) {
+    known: Option<Map<Uuid, SessionKeys>>,
+) -> Result<Map<Uuid, Arc<SessionBundle>>, Arc<DbErr>> {
+    let sessions: Map<Uuid, SessionRow> = match (extras.session_full, known) {
         (false, Some(known)) => known
             .into_iter()
             .map(|(id, k)| (id, SessionRow::Keys(k)))
             .collect(),
         (true, _) => SessionLoader(db.clone())
-            .load(&ids)
+            .fetch(&ids)
             .await?
             .into_iter()
             .map(|(id, m)| (id, SessionRow::Full(m)))
@@ -619,14 +651,14 @@ async fn sessions_with_catalogue(
     let courses = match extras.course {
         true => {
             let ids = distinct(sessions.values().map(|s| s.keys().course_id));
-            Some(shared(CourseLoader(db.clone()).load(&ids).await?))
+            Some(shared(CourseLoader(db.clone()).fetch(&ids).await?))
         }
         false => None,
     };
     let venues = match extras.venue {
         true => {
             let ids = distinct(sessions.values().map(|s| s.keys().venue_id));
-            Some(shared(VenueLoader(db.clone()).load(&ids).await?))
+            Some(shared(VenueLoader(db.clone()).fetch(&ids).await?))
         }
         false => None,
     };
@@ -655,6 +687,6 @@ fn distinct(ids: impl Iterator<Item = Uuid>) -> Vec<Uuid> {
     ids
 }
 
-fn shared<T>(map: HashMap<Uuid, T>) -> HashMap<Uuid, Arc<T>> {
+fn shared<T>(map: Map<Uuid, T>) -> Map<Uuid, Arc<T>> {
     map.into_iter().map(|(k, v)| (k, Arc::new(v))).collect()
 }

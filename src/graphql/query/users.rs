@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::app::AppState;
 use crate::auth::guard::{RoleGuard, require_principal};
 use crate::error::AppError;
-use crate::graphql::types::user::{User, prefetch_page};
+use crate::graphql::types::user::{User, page_reads_rows, prefetch_page};
 use crate::graphql::types::user_input::{UserFilter, UserOrderBy};
 use crate::services::{user_search, users};
 
@@ -96,6 +96,7 @@ impl UserQuery {
     ) -> async_graphql::Result<UserConnection> {
         let db = &ctx.data_unchecked::<AppState>().db;
         let search = search.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        let node = ctx.look_ahead().field("edges").field("node");
         let page = user_search::search(
             db,
             search,
@@ -103,7 +104,10 @@ impl UserQuery {
             order_by.unwrap_or_default(),
             first,
             after.as_deref(),
-            ctx.look_ahead().field("totalCount").exists(),
+            user_search::Wanted {
+                count: ctx.look_ahead().field("totalCount").exists(),
+                rows: page_reads_rows(&node),
+            },
         )
         .await?;
         let mut connection = Connection::with_additional_fields(
@@ -114,9 +118,8 @@ impl UserQuery {
             },
         );
         // The relations every user's selection reads are fetched here, for the whole page.
-        let (cursors, models): (Vec<String>, Vec<_>) = page.rows.into_iter().unzip();
-        let node = ctx.look_ahead().field("edges").field("node");
-        let users = prefetch_page(ctx, &node, models).await?;
+        let (cursors, rows): (Vec<String>, Vec<_>) = page.rows.into_iter().unzip();
+        let users = prefetch_page(ctx, &node, rows).await?;
         connection.edges.extend(
             cursors
                 .into_iter()

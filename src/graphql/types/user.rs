@@ -2,12 +2,12 @@
 //! guards: medical, emergency-contact and dietary fields and internal notes are admin-only.
 
 use async_graphql::{
-    ComplexObject, Context, Lookahead, Object, SimpleObject,
-    connection::Connection,
-    dataloader::{DataLoader, Loader},
+    ComplexObject, Context, Lookahead, Object, SimpleObject, connection::Connection,
+    dataloader::DataLoader,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
+use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use crate::app::AppState;
@@ -22,15 +22,48 @@ use crate::graphql::loaders::{
 use crate::graphql::types::booking::{Booking, Certificate, Payment};
 use crate::money;
 use crate::services::pages;
+use crate::services::user_search::PageUser;
 
 /// A person known to React Fast Training: a customer, an admin or an instructor.
 /// Identified by email.
-pub struct User(pub user::Model, pub UserPrefetch);
+pub struct User {
+    id: Uuid,
+    /// The user's row: given, or (for a page whose selection reads only the user's id and
+    /// relations) loaded through [`UserLoader`] the first time a field reads it.
+    row: OnceCell<user::Model>,
+    prefetch: UserPrefetch,
+}
 
 impl User {
     /// A user whose relations will come from their loaders.
     pub fn new(model: user::Model) -> Self {
-        Self(model, UserPrefetch::default())
+        Self {
+            id: model.id,
+            row: OnceCell::new_with(Some(model)),
+            prefetch: UserPrefetch::default(),
+        }
+    }
+
+    /// A user of whom only the id has been read.
+    fn unread(id: Uuid) -> Self {
+        Self {
+            id,
+            row: OnceCell::new(),
+            prefetch: UserPrefetch::default(),
+        }
+    }
+
+    /// The user's row, read now if it has not been.
+    async fn row(&self, ctx: &Context<'_>) -> async_graphql::Result<&user::Model> {
+        self.row
+            .get_or_try_init(|| async {
+                ctx.data_unchecked::<DataLoader<UserLoader>>()
+                    .load_one(self.id)
+                    .await
+                    .map_err(loader_error)?
+                    .ok_or_else(|| AppError::NotFound("user").into())
+            })
+            .await
     }
 }
 
@@ -50,224 +83,293 @@ pub struct UserPrefetch {
 /// A person known to React Fast Training: a customer, an admin or an instructor.
 /// Identified by email. Fields are for admins and the user themself unless they say
 /// otherwise.
-#[Object(guard = "UserFieldGuard::admin_or_self(self.0.id)")]
+#[Object(guard = "UserFieldGuard::admin_or_self(self.id)")]
 impl User {
     /// Unique id.
     #[graphql(guard = "UserFieldGuard::anyone()")]
     async fn id(&self) -> Uuid {
-        self.0.id
+        self.id
     }
     /// Email address (trimmed, lowercased): the user's identity.
     #[graphql(guard = "UserFieldGuard::anyone()")]
-    async fn email(&self) -> &str {
-        &self.0.email
+    async fn email(&self, ctx: &Context<'_>) -> async_graphql::Result<&str> {
+        let m = self.row(ctx).await?;
+        Ok(&m.email)
     }
     /// First name.
-    #[graphql(guard = "UserFieldGuard::staff_or_self(self.0.id)")]
-    async fn first_name(&self) -> &str {
-        &self.0.first_name
+    #[graphql(guard = "UserFieldGuard::staff_or_self(self.id)")]
+    async fn first_name(&self, ctx: &Context<'_>) -> async_graphql::Result<&str> {
+        let m = self.row(ctx).await?;
+        Ok(&m.first_name)
     }
     /// Last name.
-    #[graphql(guard = "UserFieldGuard::staff_or_self(self.0.id)")]
-    async fn last_name(&self) -> &str {
-        &self.0.last_name
+    #[graphql(guard = "UserFieldGuard::staff_or_self(self.id)")]
+    async fn last_name(&self, ctx: &Context<'_>) -> async_graphql::Result<&str> {
+        let m = self.row(ctx).await?;
+        Ok(&m.last_name)
     }
     /// First and last name together.
-    #[graphql(guard = "UserFieldGuard::staff_or_self(self.0.id)")]
-    async fn full_name(&self) -> String {
-        format!("{} {}", self.0.first_name, self.0.last_name)
+    #[graphql(guard = "UserFieldGuard::staff_or_self(self.id)")]
+    async fn full_name(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        let m = self.row(ctx).await?;
+        Ok(format!("{} {}", m.first_name, m.last_name)
             .trim()
-            .to_string()
+            .to_string())
     }
     /// Main phone number, as typed.
-    async fn phone(&self) -> Option<&str> {
-        self.0.phone.as_deref()
+    async fn phone(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+        let m = self.row(ctx).await?;
+        Ok(m.phone.as_deref())
     }
     /// Mobile number, as typed.
-    async fn mobile(&self) -> Option<&str> {
-        self.0.mobile.as_deref()
+    async fn mobile(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+        let m = self.row(ctx).await?;
+        Ok(m.mobile.as_deref())
     }
     /// Date of birth (admin or the user themself).
-    async fn date_of_birth(&self) -> Option<NaiveDate> {
-        self.0.date_of_birth
+    async fn date_of_birth(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<NaiveDate>> {
+        let m = self.row(ctx).await?;
+        Ok(m.date_of_birth)
     }
     /// First address line.
-    async fn address_line1(&self) -> Option<&str> {
-        self.0.address_line_1.as_deref()
+    async fn address_line1(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+        let m = self.row(ctx).await?;
+        Ok(m.address_line_1.as_deref())
     }
     /// Second address line.
-    async fn address_line2(&self) -> Option<&str> {
-        self.0.address_line_2.as_deref()
+    async fn address_line2(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+        let m = self.row(ctx).await?;
+        Ok(m.address_line_2.as_deref())
     }
     /// Town or city.
-    async fn city(&self) -> Option<&str> {
-        self.0.city.as_deref()
+    async fn city(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+        let m = self.row(ctx).await?;
+        Ok(m.city.as_deref())
     }
     /// County.
-    async fn county(&self) -> Option<&str> {
-        self.0.county.as_deref()
+    async fn county(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+        let m = self.row(ctx).await?;
+        Ok(m.county.as_deref())
     }
     /// Postcode.
-    async fn postcode(&self) -> Option<&str> {
-        self.0.postcode.as_deref()
+    async fn postcode(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+        let m = self.row(ctx).await?;
+        Ok(m.postcode.as_deref())
     }
     /// Country.
-    async fn country(&self) -> &str {
-        &self.0.country
+    async fn country(&self, ctx: &Context<'_>) -> async_graphql::Result<&str> {
+        let m = self.row(ctx).await?;
+        Ok(&m.country)
     }
     /// Company name (corporate customers).
-    async fn company_name(&self) -> Option<&str> {
-        self.0.company_name.as_deref()
+    async fn company_name(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+        let m = self.row(ctx).await?;
+        Ok(m.company_name.as_deref())
     }
     /// The person's role at their company.
-    async fn company_role(&self) -> Option<&str> {
-        self.0.company_role.as_deref()
+    async fn company_role(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+        let m = self.row(ctx).await?;
+        Ok(m.company_role.as_deref())
     }
     /// The person's department at their company.
-    async fn company_department(&self) -> Option<&str> {
-        self.0.company_department.as_deref()
+    async fn company_department(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+        let m = self.row(ctx).await?;
+        Ok(m.company_department.as_deref())
     }
     /// The company's VAT number.
-    async fn vat_number(&self) -> Option<&str> {
-        self.0.vat_number.as_deref()
+    async fn vat_number(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+        let m = self.row(ctx).await?;
+        Ok(m.vat_number.as_deref())
     }
     /// Customer, admin or instructor.
-    #[graphql(guard = "UserFieldGuard::staff_or_self(self.0.id)")]
-    async fn role(&self) -> Role {
-        self.0.role
+    #[graphql(guard = "UserFieldGuard::staff_or_self(self.id)")]
+    async fn role(&self, ctx: &Context<'_>) -> async_graphql::Result<Role> {
+        let m = self.row(ctx).await?;
+        Ok(m.role)
     }
     /// Active, inactive or suspended.
-    async fn status(&self) -> UserStatus {
-        self.0.status
+    async fn status(&self, ctx: &Context<'_>) -> async_graphql::Result<UserStatus> {
+        let m = self.row(ctx).await?;
+        Ok(m.status)
     }
     /// Individual or corporate customer.
-    async fn customer_type(&self) -> CustomerType {
-        self.0.customer_type
+    async fn customer_type(&self, ctx: &Context<'_>) -> async_graphql::Result<CustomerType> {
+        let m = self.row(ctx).await?;
+        Ok(m.customer_type)
     }
     /// The day the person became a customer.
-    async fn customer_since(&self) -> Option<NaiveDate> {
-        self.0.customer_since
+    async fn customer_since(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<NaiveDate>> {
+        let m = self.row(ctx).await?;
+        Ok(m.customer_since)
     }
     /// When the first booking was made.
-    async fn first_booking_at(&self) -> Option<DateTime<Utc>> {
-        self.0.first_booking_at
+    async fn first_booking_at(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<DateTime<Utc>>> {
+        let m = self.row(ctx).await?;
+        Ok(m.first_booking_at)
     }
     /// When the latest booking was made.
-    async fn last_booking_at(&self) -> Option<DateTime<Utc>> {
-        self.0.last_booking_at
+    async fn last_booking_at(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<DateTime<Utc>>> {
+        let m = self.row(ctx).await?;
+        Ok(m.last_booking_at)
     }
     /// Number of bookings made (cancelled bookings excluded).
-    async fn total_bookings(&self) -> i32 {
-        self.0.total_bookings
+    async fn total_bookings(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
+        let m = self.row(ctx).await?;
+        Ok(m.total_bookings)
     }
     /// Lifetime spend in pounds, net of completed refunds.
-    async fn total_spent(&self) -> Decimal {
-        money::from_pence(self.0.total_spent_pence)
+    async fn total_spent(&self, ctx: &Context<'_>) -> async_graphql::Result<Decimal> {
+        let m = self.row(ctx).await?;
+        Ok(money::from_pence(m.total_spent_pence))
     }
     /// Average spend per booking in pounds; null before the first booking.
-    async fn average_booking_value(&self) -> Option<Decimal> {
-        (self.0.total_bookings > 0).then(|| {
-            (money::from_pence(self.0.total_spent_pence) / Decimal::from(self.0.total_bookings))
-                .round_dp(2)
-        })
+    async fn average_booking_value(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<Decimal>> {
+        let m = self.row(ctx).await?;
+        Ok((m.total_bookings > 0).then(|| {
+            (money::from_pence(m.total_spent_pence) / Decimal::from(m.total_bookings)).round_dp(2)
+        }))
     }
     /// The last time anything happened on this profile.
-    async fn last_activity_at(&self) -> DateTime<Utc> {
-        self.0.last_activity_at
+    async fn last_activity_at(&self, ctx: &Context<'_>) -> async_graphql::Result<DateTime<Utc>> {
+        let m = self.row(ctx).await?;
+        Ok(m.last_activity_at)
     }
     /// Consent to marketing email.
-    async fn marketing_consent(&self) -> bool {
-        self.0.marketing_consent
+    async fn marketing_consent(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        let m = self.row(ctx).await?;
+        Ok(m.marketing_consent)
     }
     /// Consent to SMS messages.
-    async fn sms_consent(&self) -> bool {
-        self.0.sms_consent
+    async fn sms_consent(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        let m = self.row(ctx).await?;
+        Ok(m.sms_consent)
     }
     /// Subscribed to the newsletter.
-    async fn newsletter_subscribed(&self) -> bool {
-        self.0.newsletter_subscribed
+    async fn newsletter_subscribed(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        let m = self.row(ctx).await?;
+        Ok(m.newsletter_subscribed)
     }
     /// Preferred way to be contacted.
-    async fn preferred_contact_method(&self) -> ContactMethod {
-        self.0.preferred_contact_method
+    async fn preferred_contact_method(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<ContactMethod> {
+        let m = self.row(ctx).await?;
+        Ok(m.preferred_contact_method)
     }
     /// Emergency contact's name (admin only).
     #[graphql(guard = "UserFieldGuard::admin_only()")]
-    async fn emergency_contact_name(&self) -> Option<&str> {
-        self.0.emergency_contact_name.as_deref()
+    async fn emergency_contact_name(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<&str>> {
+        let m = self.row(ctx).await?;
+        Ok(m.emergency_contact_name.as_deref())
     }
     /// Emergency contact's phone (admin only).
     #[graphql(guard = "UserFieldGuard::admin_only()")]
-    async fn emergency_contact_phone(&self) -> Option<&str> {
-        self.0.emergency_contact_phone.as_deref()
+    async fn emergency_contact_phone(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<&str>> {
+        let m = self.row(ctx).await?;
+        Ok(m.emergency_contact_phone.as_deref())
     }
     /// Emergency contact's relationship to the person (admin only).
     #[graphql(guard = "UserFieldGuard::admin_only()")]
-    async fn emergency_contact_relationship(&self) -> Option<&str> {
-        self.0.emergency_contact_relationship.as_deref()
+    async fn emergency_contact_relationship(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<&str>> {
+        let m = self.row(ctx).await?;
+        Ok(m.emergency_contact_relationship.as_deref())
     }
     /// Whether medical conditions have been declared (admin only).
     #[graphql(guard = "UserFieldGuard::admin_only()")]
-    async fn has_medical_conditions(&self) -> bool {
-        self.0.has_medical_conditions
+    async fn has_medical_conditions(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        let m = self.row(ctx).await?;
+        Ok(m.has_medical_conditions)
     }
     /// Medical notes (admin only).
     #[graphql(guard = "UserFieldGuard::admin_only()")]
-    async fn medical_notes(&self) -> Option<&str> {
-        self.0.medical_notes.as_deref()
+    async fn medical_notes(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+        let m = self.row(ctx).await?;
+        Ok(m.medical_notes.as_deref())
     }
     /// Dietary requirements (admin only).
     #[graphql(guard = "UserFieldGuard::admin_only()")]
-    async fn dietary_requirements(&self) -> Option<&str> {
-        self.0.dietary_requirements.as_deref()
+    async fn dietary_requirements(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+        let m = self.row(ctx).await?;
+        Ok(m.dietary_requirements.as_deref())
     }
     /// Whether medical and dietary notes may be shown to the session's instructor (admin only).
     #[graphql(guard = "UserFieldGuard::admin_only()")]
-    async fn share_medical_with_trainer(&self) -> bool {
-        self.0.share_medical_with_trainer
+    async fn share_medical_with_trainer(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        let m = self.row(ctx).await?;
+        Ok(m.share_medical_with_trainer)
     }
     /// Free-text internal notes on the profile (admin only).
     #[graphql(guard = "UserFieldGuard::admin_only()")]
-    async fn admin_notes(&self) -> Option<&str> {
-        self.0.notes.as_deref()
+    async fn admin_notes(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+        let m = self.row(ctx).await?;
+        Ok(m.notes.as_deref())
     }
     /// Whether the account can log in with a password (staff with a password set).
-    async fn has_password(&self) -> bool {
-        self.0.password_hash.is_some()
+    async fn has_password(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        let m = self.row(ctx).await?;
+        Ok(m.password_hash.is_some())
     }
     /// Last successful login (admin or the user themself).
-    async fn last_login_at(&self) -> Option<DateTime<Utc>> {
-        self.0.last_login_at
+    async fn last_login_at(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<DateTime<Utc>>> {
+        let m = self.row(ctx).await?;
+        Ok(m.last_login_at)
     }
     /// Consecutive failed logins since the last success (admin only).
     #[graphql(guard = "UserFieldGuard::admin_only()")]
-    async fn failed_login_attempts(&self) -> i32 {
-        self.0.failed_login_attempts
+    async fn failed_login_attempts(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
+        let m = self.row(ctx).await?;
+        Ok(m.failed_login_attempts)
     }
     /// Until when the account is locked after repeated failed logins (admin only).
     #[graphql(guard = "UserFieldGuard::admin_only()")]
-    async fn account_locked_until(&self) -> Option<DateTime<Utc>> {
-        self.0
-            .account_locked_until
-            .filter(|until| *until > Utc::now())
+    async fn account_locked_until(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<DateTime<Utc>>> {
+        let m = self.row(ctx).await?;
+        Ok(m.account_locked_until.filter(|until| *until > Utc::now()))
     }
     /// The staff member who created this profile, if any (admin only).
     #[graphql(guard = "UserFieldGuard::admin_only()")]
     async fn created_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        load_user(ctx, self.0.created_by_id).await
+        load_user(ctx, self.row(ctx).await?.created_by_id).await
     }
     /// The profile this one was merged into, if it was a duplicate (admin only).
     #[graphql(guard = "UserFieldGuard::admin_only()")]
     async fn merged_into(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        load_user(ctx, self.0.merged_into_id).await
+        load_user(ctx, self.row(ctx).await?.merged_into_id).await
     }
     /// When the profile was created.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self, ctx: &Context<'_>) -> async_graphql::Result<DateTime<Utc>> {
+        let m = self.row(ctx).await?;
+        Ok(m.created_at)
     }
     /// When the profile last changed.
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self, ctx: &Context<'_>) -> async_graphql::Result<DateTime<Utc>> {
+        let m = self.row(ctx).await?;
+        Ok(m.updated_at)
     }
     /// Notes about this user, newest first. Admins see every note; anyone else sees only
     /// notes not marked internal.
@@ -282,7 +384,7 @@ impl User {
             .viewer()
             .is_some_and(|v| v.role == Role::Admin);
         let page =
-            pages::user_notes(db, self.0.id, internal_visible, first, after.as_deref()).await?;
+            pages::user_notes(db, self.id, internal_visible, first, after.as_deref()).await?;
         Ok(pages::connection(page, UserNote::from))
     }
     /// The user's bookings, newest first (admin or the user themself).
@@ -297,15 +399,15 @@ impl User {
         let limit = pages::page_size(first)?;
         let after = pages::parse_after(after.as_deref())?;
         let key = BookingsPageKey {
-            user_id: self.0.id,
+            user_id: self.id,
             limit,
             after,
             extras: booking_extras(
                 &ctx.look_ahead(),
-                super::booking::may_see_money(ctx, self.0.id),
+                super::booking::may_see_money(ctx, self.id),
             ),
         };
-        let rows = match &self.1.bookings {
+        let rows = match &self.prefetch.bookings {
             Some((fetched, rows)) if fetched.answers(&key) => rows.clone(),
             _ => ctx
                 .data_unchecked::<DataLoader<BookingsByUser>>()
@@ -319,11 +421,11 @@ impl User {
     }
     /// The user's payments, oldest first (admin or the user themself).
     async fn payments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Payment>> {
-        let rows = match &self.1.payments {
+        let rows = match &self.prefetch.payments {
             Some(rows) => rows.clone(),
             None => ctx
                 .data_unchecked::<DataLoader<PaymentsByUser>>()
-                .load_one(self.0.id)
+                .load_one(self.id)
                 .await
                 .map_err(loader_error)?
                 .unwrap_or_default(),
@@ -332,12 +434,12 @@ impl User {
     }
     /// The user's certificates, oldest first (admin or the user themself).
     async fn certificates(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Certificate>> {
-        if let Some(rows) = &self.1.certificates {
+        if let Some(rows) = &self.prefetch.certificates {
             return Ok(rows.iter().cloned().map(Certificate).collect());
         }
         let rows = ctx
             .data_unchecked::<DataLoader<CertificatesByUser>>()
-            .load_one(self.0.id)
+            .load_one(self.id)
             .await
             .map_err(loader_error)?
             .unwrap_or_default();
@@ -354,7 +456,7 @@ impl User {
         #[graphql(desc = "Return entries after this cursor.")] after: Option<String>,
     ) -> async_graphql::Result<Connection<String, ActivityEntry>> {
         let db = &ctx.data_unchecked::<AppState>().db;
-        let page = pages::activity(db, self.0.id, first, after.as_deref()).await?;
+        let page = pages::activity(db, self.id, first, after.as_deref()).await?;
         Ok(pages::connection(page, ActivityEntry::from))
     }
 }
@@ -465,6 +567,15 @@ fn booking_extras(bookings: &Lookahead<'_>, may_see_money: bool) -> BookingExtra
     }
 }
 
+/// The fields of `User` that read nothing of the user's row but its id.
+const USER_ID_FIELDS: &[&str] = &["__typename", "id", "bookings", "payments", "certificates"];
+
+/// Whether a page of users whose node selection is `node` must read the users' rows, or
+/// their ids will do (any other field that reads the row still gets it, loaded then).
+pub fn page_reads_rows(node: &Lookahead<'_>) -> bool {
+    reads_beyond(node, USER_ID_FIELDS)
+}
+
 /// Whether a selection (`at`, any of its occurrences) reads a field outside `fields`.
 fn reads_beyond(at: &Lookahead<'_>, fields: &[&str]) -> bool {
     at.selection_fields()
@@ -510,11 +621,17 @@ fn shared_page_args(bookings: &Lookahead<'_>) -> Option<(u64, Option<Uuid>)> {
 pub async fn prefetch_page(
     ctx: &Context<'_>,
     node: &Lookahead<'_>,
-    models: Vec<user::Model>,
+    rows: Vec<PageUser>,
 ) -> async_graphql::Result<Vec<User>> {
     let db = &ctx.data_unchecked::<AppState>().db;
-    let ids: Vec<Uuid> = models.iter().map(|m| m.id).collect();
-    let mut users: Vec<User> = models.into_iter().map(User::new).collect();
+    let mut users: Vec<User> = rows
+        .into_iter()
+        .map(|row| match row {
+            PageUser::Row(model) => User::new(*model),
+            PageUser::Id(id) => User::unread(id),
+        })
+        .collect();
+    let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
     if users.is_empty() {
         return Ok(users);
     }
@@ -531,29 +648,28 @@ pub async fn prefetch_page(
                 extras: extras[usize::from(super::booking::may_see_money(ctx, user_id))],
             })
             .collect();
-        let mut pages = BookingsByUser(db.clone())
-            .load(&keys)
+        let pages = BookingsByUser(db.clone())
+            .fetch(&keys)
             .await
             .map_err(loader_error)?;
-        for (user, key) in users.iter_mut().zip(keys) {
-            let rows = pages.remove(&key).unwrap_or_default();
-            user.1.bookings = Some((key, rows));
+        for ((user, key), rows) in users.iter_mut().zip(keys).zip(pages) {
+            user.prefetch.bookings = Some((key, rows));
         }
     }
     if node.field("payments").exists() {
         let mut rows = PaymentsByUser(db.clone())
-            .load(&ids)
+            .fetch(&ids)
             .await
             .map_err(loader_error)?;
         for user in &mut users {
-            user.1.payments = Some(rows.remove(&user.0.id).unwrap_or_default());
+            user.prefetch.payments = Some(rows.remove(&user.id).unwrap_or_default());
         }
     }
     let certificates = node.field("certificates");
     if certificates.exists() {
         let mut rows = match reads_beyond(&certificates, super::booking::CERTIFICATE_LIGHT_FIELDS) {
             true => CertificatesByUser(db.clone())
-                .load(&ids)
+                .fetch(&ids)
                 .await
                 .map_err(loader_error)?
                 .into_iter()
@@ -565,7 +681,7 @@ pub async fn prefetch_page(
             false => certificate_expiries(db, &ids).await.map_err(loader_error)?,
         };
         for user in &mut users {
-            user.1.certificates = Some(rows.remove(&user.0.id).unwrap_or_default());
+            user.prefetch.certificates = Some(rows.remove(&user.id).unwrap_or_default());
         }
     }
     Ok(users)
