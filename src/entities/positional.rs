@@ -13,7 +13,8 @@
 //! field, in the entity's column order, or the model does not compile.
 
 use sea_orm::{
-    ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryResult, Select, TryGetable,
+    ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryResult, QuerySelect, Select,
+    TryGetable,
     sqlx::{Column, Row, ValueRef},
 };
 
@@ -43,11 +44,7 @@ where
     C: ConnectionTrait,
     Positional<E::Model>: FromQueryResult + Send + Sync,
 {
-    let row = select
-        .into_model::<Positional<E::Model>>()
-        .one(conn)
-        .await?;
-    Ok(row.map(|p| p.0))
+    Ok(all(select.limit(1), conn).await?.into_iter().next())
 }
 
 /// A column type, and what a `NULL` in it decodes to.
