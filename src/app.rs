@@ -1,14 +1,13 @@
 //! Application wiring: shared state, the router, and the server used by `main` and by
 //! the tests alike.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{future::IntoFuture, net::SocketAddr, sync::Arc, time::Duration};
 
 use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
 use axum::{
-    Extension, Router,
-    extract::{ConnectInfo, DefaultBodyLimit, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    Router,
+    extract::{DefaultBodyLimit, State},
+    http::{HeaderValue, StatusCode, header},
     response::{Html, IntoResponse},
     routing::{get, post},
 };
@@ -20,13 +19,10 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::auth::{
-    Caller, RequestContext, RequestMeta, jwt::JwtKeys, rate_limit::CredentialLimiter,
-};
+use crate::auth::{jwt::JwtKeys, rate_limit::CredentialLimiter};
 use crate::config::AppConfig;
-use crate::error::normalise_errors;
-use crate::graphql::{AppSchema, build_schema, loaders};
-use crate::services::sessions;
+use crate::graphql::{AppSchema, build_schema};
+use crate::http::{self, PERSISTED_QUERY_CACHE_ENTRIES, PersistedQueries};
 
 /// State shared by every request.
 #[derive(Clone)]
@@ -50,10 +46,12 @@ impl AppState {
     }
 }
 
+/// What the `/graphql` handlers share.
 #[derive(Clone)]
-struct Shared {
-    state: AppState,
-    schema: AppSchema,
+pub(crate) struct Shared {
+    pub(crate) state: AppState,
+    pub(crate) schema: AppSchema,
+    pub(crate) persisted_queries: Arc<PersistedQueries>,
 }
 
 /// The HTTP routes: `/graphql` (GraphiQL on GET, GraphQL on POST) and `/healthz`.
@@ -64,9 +62,13 @@ pub fn build_router(state: AppState) -> Router {
         .route("/webhooks/stripe", post(crate::webhooks::stripe))
         .with_state(state.clone());
     Router::new()
-        .route("/graphql", get(graphiql).post(graphql))
+        .route("/graphql", get(http::get).post(http::post))
         .route("/healthz", get(healthz))
-        .with_state(Shared { state, schema })
+        .with_state(Shared {
+            state,
+            schema,
+            persisted_queries: Arc::new(PersistedQueries::new(PERSISTED_QUERY_CACHE_ENTRIES)),
+        })
         .merge(webhooks)
         .layer(DefaultBodyLimit::max(1024 * 1024))
         .layer(cors)
@@ -87,7 +89,8 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
 }
 
-async fn graphiql() -> impl IntoResponse {
+/// The GraphiQL page, for a browser that asks for `/graphql`.
+pub(crate) async fn graphiql() -> impl IntoResponse {
     Html(
         GraphiQLSource::build()
             .endpoint("/graphql")
@@ -96,90 +99,25 @@ async fn graphiql() -> impl IntoResponse {
     )
 }
 
+/// 200 when the database answers. A failed ping closes the pool's broken connections and
+/// pings once more, so the check recovers as soon as the database does.
 async fn healthz(State(shared): State<Shared>) -> StatusCode {
-    match shared.state.db.ping().await {
+    let db = &shared.state.db;
+    let first = db.ping().await;
+    let result = match first {
+        Ok(()) => Ok(()),
+        Err(_) => {
+            crate::db::evict_broken(db).await;
+            db.ping().await
+        }
+    };
+    match result {
         Ok(()) => StatusCode::OK,
         Err(e) => {
             tracing::warn!(error = %e, "health check: database unreachable");
             StatusCode::SERVICE_UNAVAILABLE
         }
     }
-}
-
-async fn graphql(
-    State(shared): State<Shared>,
-    connect_info: Option<Extension<ConnectInfo<SocketAddr>>>,
-    headers: HeaderMap,
-    request: GraphQLBatchRequest,
-) -> GraphQLResponse {
-    let state = &shared.state;
-    let context = RequestContext::new(
-        caller(state, &headers).await,
-        RequestMeta {
-            ip: client_ip(
-                state.config.trust_proxy,
-                &headers,
-                connect_info.map(|Extension(ConnectInfo(a))| a),
-            ),
-            user_agent: headers
-                .get(header::USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-                .map(|s| s.chars().take(500).collect()),
-        },
-    );
-    let mut batch = request.into_inner();
-    for req in batch.iter_mut() {
-        loaders::register(req, &state.db);
-        req.data.insert(context.clone());
-    }
-    let mut response = shared.schema.execute_batch(batch).await;
-    match &mut response {
-        async_graphql::BatchResponse::Single(r) => normalise_errors(&mut r.errors),
-        async_graphql::BatchResponse::Batch(rs) => {
-            rs.iter_mut().for_each(|r| normalise_errors(&mut r.errors))
-        }
-    }
-    response.into()
-}
-
-async fn caller(state: &AppState, headers: &HeaderMap) -> Caller {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Caller::Anonymous;
-    };
-    let token = value
-        .to_str()
-        .ok()
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim);
-    let Some(token) = token else {
-        return Caller::InvalidToken;
-    };
-    match sessions::principal_for(&state.db, &state.jwt, token).await {
-        Ok(Some(p)) => Caller::User(p),
-        Ok(None) => Caller::InvalidToken,
-        Err(e) => {
-            tracing::error!(error = ?e, "could not resolve access token");
-            Caller::InvalidToken
-        }
-    }
-}
-
-fn client_ip(trust_proxy: bool, headers: &HeaderMap, peer: Option<SocketAddr>) -> Option<String> {
-    if trust_proxy {
-        let forwarded = headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(str::trim)
-            .filter(|s| s.parse::<std::net::IpAddr>().is_ok());
-        if let Some(ip) = forwarded {
-            return Some(ip.to_string());
-        }
-    }
-    peer.map(|a| a.ip().to_string())
 }
 
 /// A bound, ready-to-run server.
@@ -218,14 +156,49 @@ impl Application {
     }
 
     /// Serves until Ctrl-C or SIGTERM.
+    ///
+    /// On the signal it stops accepting connections, gives in-flight requests up to
+    /// `shutdown_grace` to finish, then closes the database pool.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        axum::serve(
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `stop` completes, then shuts down as [`Self::run_until_stopped`] does.
+    pub async fn run_until(
+        self,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let grace = self.state.config.shutdown_grace;
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(
             self.listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+        .with_graceful_shutdown(async move {
+            stop.await;
+            tracing::info!("shutting down: no new connections; finishing requests in flight");
+            let _ = stopping_tx.send(());
+        });
+        let deadline = async move {
+            if stopping_rx.await.is_ok() {
+                tokio::time::sleep(grace).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        let served = tokio::select! {
+            served = server.into_future() => served,
+            () = deadline => {
+                tracing::warn!(seconds = grace.as_secs(), "requests still in flight after the grace period; stopping anyway");
+                Ok(())
+            }
+        };
+        if let Err(e) = self.state.db.close_by_ref().await {
+            tracing::warn!(error = %e, "closing the database pool");
+        }
+        tracing::info!("stopped");
+        served
     }
 }
 

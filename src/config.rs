@@ -166,6 +166,16 @@ pub struct ServeArgs {
     /// `POST /webhooks/stripe` answers 503.
     #[arg(long, env = "RFT_STRIPE_WEBHOOK_SECRET", hide_env_values = true)]
     pub stripe_webhook_secret: Option<Secret>,
+    /// Most operations in one batched request (a JSON array body); more is refused with 400.
+    #[arg(long, env = "RFT_MAX_BATCH", default_value_t = 10)]
+    pub max_batch: usize,
+    /// Serve introspection and "did you mean" field suggestions. Turn off in production
+    /// with `false`.
+    #[arg(long, env = "RFT_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub introspection: bool,
+    /// On SIGTERM or Ctrl-C, how long requests in flight get to finish, in seconds.
+    #[arg(long, env = "RFT_SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]
+    pub shutdown_grace_seconds: u64,
 }
 
 /// Options for `create-admin`.
@@ -199,6 +209,12 @@ pub struct AppConfig {
     pub cors_origins: Vec<String>,
     pub db_pool_size: u32,
     pub stripe_webhook_secret: Option<Secret>,
+    /// Most operations in one batched request.
+    pub max_batch: usize,
+    /// Whether introspection and field suggestions are served.
+    pub introspection: bool,
+    /// How long in-flight requests get to finish on shutdown.
+    pub shutdown_grace: Duration,
 }
 
 /// Token issuer, checked on every access token.
@@ -219,6 +235,9 @@ impl AppConfig {
             cors_origins: Vec::new(),
             db_pool_size: 16,
             stripe_webhook_secret: None,
+            max_batch: 10,
+            introspection: true,
+            shutdown_grace: Duration::from_secs(10),
         }
     }
 
@@ -236,6 +255,9 @@ impl AppConfig {
             cors_origins: args.cors_origins.clone(),
             db_pool_size: args.db_pool_size.max(2),
             stripe_webhook_secret: args.stripe_webhook_secret.clone(),
+            max_batch: args.max_batch.max(1),
+            introspection: args.introspection,
+            shutdown_grace: Duration::from_secs(args.shutdown_grace_seconds),
         })
     }
 }

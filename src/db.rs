@@ -4,9 +4,12 @@ use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr,
+    ConnectOptions, Database, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
-    sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
+    sqlx::{
+        self, Connection as _,
+        sqlite::{SqliteJournalMode, SqliteSynchronous},
+    },
 };
 
 /// Most connections worth having to an embedded SQLite file: reads are CPU-bound and
@@ -64,4 +67,43 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
         ..Default::default()
     })
     .await
+}
+
+/// How long an idle connection gets to answer a ping in [`evict_broken`].
+const EVICT_PING_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Closes every idle pooled connection that no longer answers, and returns how many it
+/// closed.
+///
+/// Called after a connection-level error: when the database restarts (or an administrator
+/// ends its sessions), every idle connection in the pool is dead, and each would otherwise
+/// fail one more request before sqlx noticed. The pool opens fresh connections as needed.
+pub async fn evict_broken(db: &DatabaseConnection) -> usize {
+    match db.get_database_backend() {
+        DatabaseBackend::Postgres => evict_from(db.get_postgres_connection_pool()).await,
+        DatabaseBackend::Sqlite => evict_from(db.get_sqlite_connection_pool()).await,
+        _ => 0,
+    }
+}
+
+async fn evict_from<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> usize {
+    let mut answering = Vec::new();
+    let mut evicted = 0;
+    while let Some(mut conn) = pool.try_acquire() {
+        match tokio::time::timeout(EVICT_PING_TIMEOUT, conn.ping()).await {
+            Ok(Ok(())) => answering.push(conn),
+            _ => {
+                // Detached, the pool may open a replacement; the dead socket is dropped.
+                drop(conn.detach());
+                evicted += 1;
+            }
+        }
+    }
+    if evicted > 0 {
+        tracing::warn!(
+            evicted,
+            "closed pooled database connections that no longer answer"
+        );
+    }
+    evicted
 }

@@ -27,6 +27,10 @@ pub enum AppError {
     /// Too many requests from this client.
     #[error("too many requests, try again later")]
     RateLimited,
+    /// The database cannot be reached right now. Nothing is wrong with the request or the
+    /// caller's credentials: the same request made again shortly can succeed (HTTP 503).
+    #[error("the service is temporarily unavailable; try again shortly")]
+    Unavailable(#[source] anyhow::Error),
     /// Anything else. The cause is logged, never sent.
     #[error("internal server error")]
     Internal(#[source] anyhow::Error),
@@ -53,6 +57,7 @@ impl AppError {
             Self::BadUserInput { .. } => "BAD_USER_INPUT",
             Self::Conflict(_) => "CONFLICT",
             Self::RateLimited => "RATE_LIMITED",
+            Self::Unavailable(_) => SERVICE_UNAVAILABLE,
             Self::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -63,8 +68,19 @@ impl AppError {
     }
 }
 
+/// The code of [`AppError::Unavailable`]: the HTTP layer answers 503 when a response
+/// carries it.
+pub const SERVICE_UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
+
+/// The code of an Apollo automatic persisted query whose hash the server does not know; the
+/// client's persisted-query link then sends the full text.
+pub const PERSISTED_QUERY_NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";
+
 impl From<DbErr> for AppError {
     fn from(e: DbErr) -> Self {
+        if is_unavailable(&e) {
+            return Self::Unavailable(e.into());
+        }
         match e.sql_err() {
             Some(SqlErr::UniqueConstraintViolation(_)) => {
                 Self::Conflict("this conflicts with an existing record".into())
@@ -74,6 +90,51 @@ impl From<DbErr> for AppError {
             ),
             _ => Self::Internal(e.into()),
         }
+    }
+}
+
+impl From<&DbErr> for AppError {
+    fn from(e: &DbErr) -> Self {
+        e.clone().into()
+    }
+}
+
+/// A DataLoader's shared error.
+impl From<std::sync::Arc<DbErr>> for AppError {
+    fn from(e: std::sync::Arc<DbErr>) -> Self {
+        (*e).clone().into()
+    }
+}
+
+/// True when `e` says the database could not be reached or dropped the connection (as
+/// opposed to refusing the statement): the pool could not hand out a connection, the
+/// socket failed, or the server ended the session (SQLSTATE class 08, and 57P01-57P03:
+/// administrator or crash shutdown, or the server still starting).
+pub fn is_unavailable(e: &DbErr) -> bool {
+    match e {
+        // Acquiring or opening a connection failed: whatever the server said, it is not
+        // about this request.
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            sqlx_unavailable(e)
+        }
+        _ => false,
+    }
+}
+
+fn sqlx_unavailable(e: &sea_orm::sqlx::Error) -> bool {
+    use sea_orm::sqlx::Error;
+    match e {
+        Error::Io(_)
+        | Error::Tls(_)
+        | Error::Protocol(_)
+        | Error::PoolTimedOut
+        | Error::PoolClosed
+        | Error::WorkerCrashed => true,
+        Error::Database(d) => d.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
     }
 }
 
@@ -99,8 +160,10 @@ impl<E: Into<AppError> + std::error::Error> From<TransactionError<E>> for AppErr
 
 impl ErrorExtensions for AppError {
     fn extend(&self) -> async_graphql::Error {
-        if let Self::Internal(cause) = self {
-            tracing::error!(error = ?cause, "internal error");
+        match self {
+            Self::Internal(cause) => tracing::error!(error = ?cause, "internal error"),
+            Self::Unavailable(cause) => tracing::warn!(error = %cause, "database unavailable"),
+            _ => {}
         }
         async_graphql::Error::new(self.to_string()).extend_with(|_, ext| {
             ext.set("code", self.code());

@@ -8,6 +8,7 @@ pub mod db;
 pub mod entities;
 pub mod error;
 pub mod graphql;
+pub mod http;
 pub mod money;
 pub mod services;
 pub mod webhooks;

@@ -99,6 +99,14 @@ pub async fn stripe(
         Err(AppError::BadUserInput { message, .. }) => {
             (StatusCode::BAD_REQUEST, Json(json!({"error": message})))
         }
+        // Stripe retries on any non-2xx; 503 tells it (and operators) this was an outage.
+        Err(e @ AppError::Unavailable(_)) => {
+            tracing::warn!(error = %e, "stripe webhook: database unavailable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"error": e.to_string(), "code": e.code()})),
+            )
+        }
         Err(e) => {
             tracing::error!(error = ?e, "stripe webhook failed");
             (

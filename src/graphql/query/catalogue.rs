@@ -1,5 +1,6 @@
 //! Queries about the catalogue and the instructor's sessions.
 
+use crate::graphql::cost;
 use async_graphql::{Context, Object};
 use chrono::Utc;
 use uuid::Uuid;
@@ -18,6 +19,7 @@ pub struct CatalogueQuery;
 #[Object]
 impl CatalogueQuery {
     /// Courses offered. Admins may include withdrawn ones.
+    #[graphql(complexity = "cost::CATALOGUE * child_complexity")]
     async fn courses(
         &self,
         ctx: &Context<'_>,
@@ -37,6 +39,7 @@ impl CatalogueQuery {
     }
 
     /// Training venues. Admins may include ones no longer used.
+    #[graphql(complexity = "cost::CATALOGUE * child_complexity")]
     async fn venues(
         &self,
         ctx: &Context<'_>,
@@ -54,6 +57,7 @@ impl CatalogueQuery {
 
     /// Scheduled sessions, soonest first (at most 500). Without `filter.from`, only sessions
     /// that have not started yet.
+    #[graphql(complexity = "cost::SESSIONS * child_complexity")]
     async fn course_sessions(
         &self,
         ctx: &Context<'_>,
@@ -86,7 +90,10 @@ impl CatalogueQuery {
     }
 
     /// The sessions the logged-in instructor teaches, soonest first.
-    #[graphql(guard = "RoleGuard::staff()")]
+    #[graphql(
+        guard = "RoleGuard::staff()",
+        complexity = "cost::SESSIONS * child_complexity"
+    )]
     async fn my_sessions(
         &self,
         ctx: &Context<'_>,

@@ -1,5 +1,6 @@
 //! Queries about users.
 
+use crate::graphql::cost;
 use async_graphql::{
     Context, Object,
     connection::{Connection, Edge},
@@ -76,7 +77,10 @@ impl UserQuery {
     }
 
     /// Searches, filters and sorts users, a page at a time (admin only).
-    #[graphql(guard = "RoleGuard::admin()")]
+    #[graphql(
+        guard = "RoleGuard::admin()",
+        complexity = "cost::page(first, child_complexity)"
+    )]
     async fn users(
         &self,
         ctx: &Context<'_>,

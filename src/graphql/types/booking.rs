@@ -1,6 +1,7 @@
 //! The booking side of the graph: courses, venues, sessions, bookings, attendees, payments,
 //! refunds, certificates and attendance. Every relation resolves through a DataLoader.
 
+use crate::graphql::cost;
 use std::sync::Arc;
 
 use async_graphql::{Context, Object, dataloader::DataLoader};
@@ -297,6 +298,7 @@ impl CourseSession {
     }
     /// Who is attending: for admins, and for the instructor teaching this session. Only what
     /// an instructor needs on the day: no money, no internal notes, no other bookings.
+    #[graphql(complexity = "cost::ATTENDEES * child_complexity")]
     async fn attendees(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SessionAttendee>> {
         let principal = require_principal(ctx)?;
         let session = self.row(ctx).await?;
@@ -328,6 +330,7 @@ impl CourseSession {
             .collect())
     }
     /// Notes on the session (admins and the session's instructor).
+    #[graphql(complexity = "cost::SESSION_NOTES * child_complexity")]
     async fn notes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SessionNote>> {
         let principal = require_principal(ctx)?;
         let session = self.row(ctx).await?;
@@ -623,6 +626,7 @@ impl Booking {
             .map(CourseSession::new))
     }
     /// Who is attending.
+    #[graphql(complexity = "cost::ATTENDEES * child_complexity")]
     async fn attendees(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<BookingAttendee>> {
         Ok(load_many::<AttendeesByBooking, _>(ctx, self.keys().id)
             .await?
@@ -631,6 +635,7 @@ impl Booking {
             .collect())
     }
     /// Payments on this booking (admin or the customer; never instructors).
+    #[graphql(complexity = "cost::BOOKING_ROWS * child_complexity")]
     async fn payments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Payment>> {
         let keys = self.keys();
         admin_or(ctx, keys.user_id)?;
@@ -644,6 +649,7 @@ impl Booking {
             .collect())
     }
     /// Refunds on this booking (admin or the customer; never instructors).
+    #[graphql(complexity = "cost::BOOKING_ROWS * child_complexity")]
     async fn refunds(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Refund>> {
         let keys = self.keys();
         admin_or(ctx, keys.user_id)?;
@@ -654,6 +660,7 @@ impl Booking {
             .collect())
     }
     /// Certificates issued from this booking (admin or the customer).
+    #[graphql(complexity = "cost::BOOKING_ROWS * child_complexity")]
     async fn certificates(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Certificate>> {
         let keys = self.keys();
         admin_or(ctx, keys.user_id)?;

@@ -1,6 +1,7 @@
 //! The `User` object and what hangs off it. Fields are exposed one by one, with their
 //! guards: medical, emergency-contact and dietary fields and internal notes are admin-only.
 
+use crate::graphql::cost;
 use async_graphql::{
     ComplexObject, Context, Lookahead, Object, SimpleObject, connection::Connection,
     dataloader::DataLoader,
@@ -373,6 +374,7 @@ impl User {
     }
     /// Notes about this user, newest first. Admins see every note; anyone else sees only
     /// notes not marked internal.
+    #[graphql(complexity = "cost::page(first, child_complexity)")]
     async fn notes(
         &self,
         ctx: &Context<'_>,
@@ -388,6 +390,7 @@ impl User {
         Ok(pages::connection(page, UserNote::from))
     }
     /// The user's bookings, newest first (admin or the user themself).
+    #[graphql(complexity = "cost::page(first, child_complexity)")]
     async fn bookings(
         &self,
         ctx: &Context<'_>,
@@ -420,6 +423,7 @@ impl User {
         Ok(pages::connection(page, Booking))
     }
     /// The user's payments, oldest first (admin or the user themself).
+    #[graphql(complexity = "cost::USER_ROWS * child_complexity")]
     async fn payments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Payment>> {
         let rows = match &self.prefetch.payments {
             Some(rows) => rows.clone(),
@@ -433,6 +437,7 @@ impl User {
         Ok(rows.into_iter().map(Payment::new).collect())
     }
     /// The user's certificates, oldest first (admin or the user themself).
+    #[graphql(complexity = "cost::USER_ROWS * child_complexity")]
     async fn certificates(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Certificate>> {
         if let Some(rows) = &self.prefetch.certificates {
             return Ok(rows.iter().cloned().map(Certificate).collect());
@@ -446,7 +451,10 @@ impl User {
         Ok(rows.into_iter().map(Certificate::new).collect())
     }
     /// The user's activity log, newest first (admin only).
-    #[graphql(guard = "UserFieldGuard::admin_only()")]
+    #[graphql(
+        guard = "UserFieldGuard::admin_only()",
+        complexity = "cost::page(first, child_complexity)"
+    )]
     async fn activity(
         &self,
         ctx: &Context<'_>,
