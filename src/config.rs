@@ -96,27 +96,66 @@ pub struct DbArgs {
     /// embedded SQLite file in the data directory.
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
-    /// Directory for the embedded database and the generated JWT secret.
+    /// Directory for the embedded database when `DATABASE_URL` is unset. The generated JWT
+    /// secret is kept beside the SQLite database file, wherever that is.
     #[arg(long, env = "RFT_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
 }
 
 impl DbArgs {
-    /// The database URL to use, creating the data directory for the SQLite default.
+    /// The database URL to use. For SQLite (the data directory's file by default) it also
+    /// creates the database file's directory, so any `sqlite://` path works on a fresh machine.
     pub fn resolve_url(&self) -> anyhow::Result<String> {
-        match &self.database_url {
-            Some(url) => Ok(url.clone()),
-            None => {
-                std::fs::create_dir_all(&self.data_dir).with_context(|| {
-                    format!("cannot create data directory {}", self.data_dir.display())
-                })?;
-                Ok(format!(
-                    "sqlite://{}?mode=rwc",
-                    self.data_dir.join("rft-users.db").display()
-                ))
-            }
+        let url = match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("rft-users.db").display()
+            ),
+        };
+        if let Some(dir) = sqlite_file(&url).as_deref().and_then(file_dir) {
+            std::fs::create_dir_all(dir).with_context(|| {
+                format!("cannot create the database directory {}", dir.display())
+            })?;
         }
+        Ok(url)
     }
+
+    /// Where the generated JWT secret is kept: beside the SQLite database file (for the
+    /// default URL that is the data directory), or in the data directory for an in-memory
+    /// database.
+    fn jwt_secret_path(&self, database_url: &str) -> PathBuf {
+        let dir = match sqlite_file(database_url) {
+            Some(file) => file_dir(&file).map_or_else(|| PathBuf::from("."), PathBuf::from),
+            None => self.data_dir.clone(),
+        };
+        dir.join("jwt-secret")
+    }
+}
+
+/// The file a SQLite URL names, as SQLite will open it; `None` for other databases and
+/// for in-memory SQLite.
+pub fn sqlite_file(url: &str) -> Option<PathBuf> {
+    use sea_orm::sqlx::sqlite::SqliteConnectOptions;
+    if !is_sqlite(url) {
+        return None;
+    }
+    // The same split sqlx makes; it has no public "is in memory" to ask.
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let (database, params) = rest.split_once('?').unwrap_or((rest, ""));
+    let in_memory = database == ":memory:" || params.split('&').any(|p| p == "mode=memory");
+    if in_memory {
+        return None;
+    }
+    let options = SqliteConnectOptions::from_str(url).ok()?;
+    Some(options.get_filename().to_path_buf())
+}
+
+/// The directory a file is in, unless that is the working directory.
+fn file_dir(file: &std::path::Path) -> Option<&std::path::Path> {
+    file.parent().filter(|dir| !dir.as_os_str().is_empty())
 }
 
 /// Options for `serve`.
@@ -127,8 +166,8 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "RFT_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
-    /// HS256 signing secret for access tokens, at least 32 bytes. Generated and kept in the
-    /// data directory on the embedded SQLite default; required on PostgreSQL.
+    /// HS256 signing secret for access tokens, at least 32 bytes. On SQLite it is generated
+    /// once and kept in `jwt-secret` beside the database file; required on PostgreSQL.
     #[arg(long, env = "RFT_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<Secret>,
     /// Email of the bootstrap admin, created at start when no admin exists.
@@ -280,7 +319,7 @@ fn resolve_jwt_secret(args: &ServeArgs, database_url: &str) -> anyhow::Result<Se
              database (use at least {MIN_JWT_SECRET_BYTES} random bytes, e.g. `openssl rand -base64 48`)"
         );
     }
-    let path = args.db.data_dir.join("jwt-secret");
+    let path = args.db.jwt_secret_path(database_url);
     if let Ok(existing) = std::fs::read_to_string(&path) {
         let existing = existing.trim().to_string();
         if existing.len() >= MIN_JWT_SECRET_BYTES {
@@ -306,4 +345,57 @@ fn write_private_file(path: &std::path::Path, contents: &str) -> std::io::Result
     }
     let mut file = options.open(path)?;
     file.write_all(contents.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db_args(url: Option<&str>) -> DbArgs {
+        DbArgs {
+            database_url: url.map(String::from),
+            data_dir: PathBuf::from("data"),
+        }
+    }
+
+    #[test]
+    fn the_jwt_secret_is_kept_beside_the_sqlite_file() {
+        let cases = [
+            (None, "data/jwt-secret"),
+            (
+                Some("sqlite://data/rft-users.db?mode=rwc"),
+                "data/jwt-secret",
+            ),
+            (
+                Some("sqlite:///srv/rft/x.db?mode=rwc"),
+                "/srv/rft/jwt-secret",
+            ),
+            (Some("sqlite:x.db"), "./jwt-secret"),
+            (Some("sqlite::memory:"), "data/jwt-secret"),
+            (Some("sqlite://x.db?mode=memory"), "data/jwt-secret"),
+        ];
+        for (url, expected) in cases {
+            let args = db_args(url);
+            let url = url.map_or_else(
+                || {
+                    format!(
+                        "sqlite://{}?mode=rwc",
+                        args.data_dir.join("rft-users.db").display()
+                    )
+                },
+                String::from,
+            );
+            assert_eq!(args.jwt_secret_path(&url), PathBuf::from(expected), "{url}");
+        }
+    }
+
+    #[test]
+    fn only_sqlite_files_have_a_file() {
+        assert_eq!(sqlite_file("postgres://u@h/db"), None);
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(
+            sqlite_file("sqlite:///elsewhere/x.db?mode=rwc"),
+            Some(PathBuf::from("/elsewhere/x.db"))
+        );
+    }
 }

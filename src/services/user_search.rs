@@ -138,6 +138,7 @@ pub struct UserPage {
 }
 
 /// How `totalCount` is computed.
+#[derive(Clone)]
 pub enum CountPlan {
     /// Already counted.
     Known(u64),

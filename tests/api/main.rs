@@ -17,5 +17,6 @@ mod page_prefetch;
 mod roles;
 mod schema;
 mod search;
+mod startup;
 mod user_rows;
 mod users;

@@ -3,6 +3,7 @@
 //! cursor pagination, over a known data set with deliberate ties in every sort key.
 
 use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use rft_users::entities::enums::{CustomerType, Role, UserStatus};
@@ -95,7 +96,11 @@ const DUPLICATE: &str = "old.alice@example.com";
 
 /// A server holding the seeded users (plus the admin who searches), and the admin's token.
 async fn seeded() -> (TestApp, String) {
-    let app = TestApp::spawn().await;
+    seed(TestApp::spawn().await).await
+}
+
+/// Seeds `app` with the data set; returns it with an admin's token.
+async fn seed(app: TestApp) -> (TestApp, String) {
     let (_, token) = app.admin().await;
     let mut alice = None;
     for s in seeds() {
@@ -849,5 +854,57 @@ async fn counted_and_uncounted_searches_page_identically() {
         );
         let counted = walk(&app, &token, args.clone(), 4, uncounted.len()).await;
         assert_eq!(counted, uncounted, "{args}");
+    }
+}
+
+/// Two aliases of `totalCount` on one connection, and a second connection beside it.
+const ALIASED_COUNTS: &str = r#"query($search: String, $filter: UserFilter) {
+  x: users(search: $search, filter: $filter, first: 2) { a: totalCount b: totalCount edges { node { id } } }
+  y: users(search: $search, filter: $filter, first: 1) { c: totalCount }
+}"#;
+
+#[tokio::test]
+async fn aliased_total_counts_all_get_the_count_which_is_made_once_per_connection() {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let (app, token) = seed(TestApp::spawn_recording(log.clone()).await).await;
+    let everyone = visible(&app).await;
+    let matching =
+        |pred: &dyn Fn(&user::Model) -> bool| everyone.iter().filter(|u| pred(u)).count();
+    // Each way of counting: the SQLite FTS count of a bare search (on PostgreSQL a search
+    // with a count is counted while paging), a filtered search, and no search at all.
+    for (args, expected) in [
+        (
+            json!({ "search": "smith" }),
+            matching(&|u| u.search_text.contains("smith")),
+        ),
+        (
+            json!({ "search": "smith", "filter": { "status": "ACTIVE" } }),
+            matching(&|u| u.search_text.contains("smith") && u.status == UserStatus::Active),
+        ),
+        (
+            json!({ "filter": { "role": "CUSTOMER" } }),
+            matching(&|u| u.role == Role::Customer),
+        ),
+    ] {
+        assert!(
+            expected >= 2,
+            "{args}: the data set must match several users"
+        );
+        log.lock().unwrap().clear();
+        let data = app.gql_ok(ALIASED_COUNTS, args.clone(), Some(&token)).await;
+        for (conn, alias) in [("x", "a"), ("x", "b"), ("y", "c")] {
+            assert_eq!(data[conn][alias], expected, "{args}: {conn}.{alias}");
+        }
+        let counts = log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|sql| sql.to_uppercase().contains("COUNT("))
+            .count();
+        assert!(
+            counts <= 2,
+            "{args}: at most one count per connection, ran {counts}: {:#?}",
+            log.lock().unwrap()
+        );
     }
 }

@@ -5,6 +5,7 @@ use async_graphql::{
     Context, Object,
     connection::{Connection, Edge},
 };
+use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use crate::app::AppState;
@@ -20,7 +21,11 @@ pub struct UserQuery;
 
 /// Extra fields on `UserConnection`.
 pub struct UserConnectionFields {
-    count: std::sync::Mutex<Option<user_search::CountPlan>>,
+    /// How to count, kept (not consumed) so a failed count can be tried again.
+    plan: user_search::CountPlan,
+    /// The count, once made: every alias of `totalCount` on this connection reads it, and
+    /// aliases resolved concurrently wait for the first one's count instead of counting again.
+    total: OnceCell<i64>,
 }
 
 #[Object]
@@ -28,12 +33,14 @@ impl UserConnectionFields {
     /// How many users match the search and filters, over all pages.
     async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
         let db = &ctx.data_unchecked::<AppState>().db;
-        let plan = self.count.lock().ok().and_then(|mut p| p.take());
-        let Some(plan) = plan else {
-            return Err(AppError::internal(anyhow::anyhow!("totalCount resolved twice")).into());
-        };
-        let n = user_search::count(db, plan).await?;
-        Ok(i64::try_from(n).unwrap_or(i64::MAX))
+        let total = self
+            .total
+            .get_or_try_init(|| async {
+                let n = user_search::count(db, self.plan.clone()).await?;
+                Ok::<_, AppError>(i64::try_from(n).unwrap_or(i64::MAX))
+            })
+            .await?;
+        Ok(*total)
     }
 }
 
@@ -118,7 +125,8 @@ impl UserQuery {
             page.has_previous_page,
             page.has_next_page,
             UserConnectionFields {
-                count: std::sync::Mutex::new(Some(page.count)),
+                plan: page.count,
+                total: OnceCell::new(),
             },
         );
         // The relations every user's selection reads are fetched here, for the whole page.
