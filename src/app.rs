@@ -3,13 +3,12 @@
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
 use axum::{
     Extension, Router,
     extract::{ConnectInfo, DefaultBodyLimit, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::{Html, IntoResponse},
+    response::IntoResponse,
     routing::{get, post},
 };
 use sea_orm::DatabaseConnection;
@@ -68,6 +67,7 @@ pub fn build_router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .with_state(Shared { state, schema })
         .merge(webhooks)
+        .merge(crate::graphiql::routes())
         .layer(DefaultBodyLimit::max(1024 * 1024))
         .layer(cors)
         .layer(TimeoutLayer::with_status_code(
@@ -88,12 +88,7 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
 }
 
 async fn graphiql() -> impl IntoResponse {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .title("rft-users")
-            .finish(),
-    )
+    crate::graphiql::page()
 }
 
 async fn healthz(State(shared): State<Shared>) -> StatusCode {
