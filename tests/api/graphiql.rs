@@ -285,6 +285,12 @@ async fn graphiql_page_carries_a_strict_content_security_policy() {
                 "{name} allows {source}: only keywords and data: are expected ({csp})"
             );
             assert!(*source != "'unsafe-eval'", "{csp}");
+            // Inline <style> elements (GraphiQL's dialogs need them), never inline script
+            // or style attributes.
+            assert!(
+                *source != "'unsafe-inline'" || *name == "style-src-elem",
+                "{name} allows 'unsafe-inline' ({csp})"
+            );
         }
     }
     assert_eq!(directives.get("frame-ancestors"), Some(&vec!["'none'"]));
