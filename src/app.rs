@@ -3,12 +3,11 @@
 
 use std::{future::IntoFuture, net::SocketAddr, sync::Arc, time::Duration};
 
-use async_graphql::http::GraphiQLSource;
 use axum::{
     Router,
     extract::{DefaultBodyLimit, State},
     http::{HeaderValue, StatusCode, header},
-    response::{Html, IntoResponse},
+    response::IntoResponse,
     routing::{get, post},
 };
 use sea_orm::DatabaseConnection;
@@ -70,6 +69,7 @@ pub fn build_router(state: AppState) -> Router {
             persisted_queries: Arc::new(PersistedQueries::new(PERSISTED_QUERY_CACHE_ENTRIES)),
         })
         .merge(webhooks)
+        .merge(crate::graphiql::routes())
         .layer(DefaultBodyLimit::max(1024 * 1024))
         .layer(cors)
         .layer(TimeoutLayer::with_status_code(
@@ -91,12 +91,7 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
 
 /// The GraphiQL page, for a browser that asks for `/graphql`.
 pub(crate) async fn graphiql() -> impl IntoResponse {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .title("rft-users")
-            .finish(),
-    )
+    crate::graphiql::page()
 }
 
 /// 200 when the database answers. A failed ping closes the pool's broken connections and

@@ -10,6 +10,7 @@ mod bookings;
 mod concurrency;
 mod examples;
 mod graph;
+mod graphiql;
 mod http;
 mod money;
 mod outage;
