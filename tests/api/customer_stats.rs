@@ -175,7 +175,11 @@ async fn recompute_repairs_counters_corrupted_in_the_database() {
         right.total_bookings, 1,
         "the cancelled booking is not counted"
     );
-    assert_eq!(right.total_spent_pence, 190_00 - 40_00);
+    assert_eq!(
+        right.total_spent_pence,
+        19_000 - 4_000,
+        "£190 paid less £40 refunded"
+    );
     assert!(right.first_booking_at.is_some() && right.first_booking_at < right.last_booking_at);
 
     corrupt(&app, ann, 7, 12_345).await;
