@@ -72,6 +72,15 @@ pub enum Command {
     CreateAdmin(CreateAdminArgs),
     /// Print the GraphQL schema (SDL); `schema.graphql` must equal it.
     ExportSchema,
+    /// List every customer whose stored counters (bookings, spend, first and last booking)
+    /// differ from their bookings, payments and refunds; exit 1 if any do.
+    VerifyStats {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Repair the counters that differ (each repair is audited) and exit 0.
+        #[arg(long)]
+        fix: bool,
+    },
 }
 
 /// What `migrate` does.

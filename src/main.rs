@@ -5,9 +5,9 @@ use clap::Parser;
 use migration::{Migrator, MigratorTrait};
 use rft_users::{
     app::Application,
-    config::{AppConfig, Cli, Command, CreateAdminArgs, MigrateAction, ServeArgs},
+    config::{AppConfig, Cli, Command, CreateAdminArgs, DbArgs, MigrateAction, ServeArgs},
     db, graphql,
-    services::{bootstrap, demo},
+    services::{audit::Actor, bootstrap, customer_stats, demo},
 };
 use tracing_subscriber::EnvFilter;
 
@@ -44,7 +44,41 @@ async fn main() -> anyhow::Result<()> {
             print!("{}", graphql::sdl());
             Ok(())
         }
+        Some(Command::VerifyStats { db: db_args, fix }) => verify_stats(&db_args, fix).await,
     }
+}
+
+/// `verify-stats [--fix]`: prints each customer whose counters differ (id and fields only),
+/// and exits 1 when any differ, unless `--fix` repaired them.
+async fn verify_stats(db_args: &DbArgs, fix: bool) -> anyhow::Result<()> {
+    let db = db::connect(&db_args.resolve_url()?, 2).await?;
+    let found = if fix {
+        customer_stats::repair(&db, &Actor::system()).await
+    } else {
+        customer_stats::diff(&db).await
+    }
+    .map_err(|e| anyhow::anyhow!("could not check the customer counters: {e}"))?;
+    for m in &found {
+        let fields: Vec<String> = m
+            .fields()
+            .iter()
+            .map(|(field, stored, expected)| {
+                format!("{field} stored {stored}, expected {expected}")
+            })
+            .collect();
+        let verb = if fix { "repaired" } else { "differs" };
+        println!("{} {verb}: {}", m.user_id, fields.join("; "));
+    }
+    match (found.len(), fix) {
+        (0, _) => println!("All customer counters match the facts."),
+        (n, true) => println!("Repaired the counters of {n} customer(s)."),
+        (n, false) => {
+            println!("{n} customer(s) have counters that differ; run with --fix to repair them.");
+            db.close().await.ok();
+            std::process::exit(1);
+        }
+    }
+    Ok(())
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {

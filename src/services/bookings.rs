@@ -16,7 +16,7 @@ use crate::entities::{booking, booking_attendee, course, course_session, positio
 use crate::error::{AppError, AppResult};
 use crate::graphql::types::booking_input::CreateBookingInput;
 use crate::services::audit::{self, Activity, Actor};
-use crate::services::{references, users, validate};
+use crate::services::{customer_stats, references, users, validate};
 
 /// Most attendees on one booking.
 pub const MAX_ATTENDEES: usize = 20;
@@ -253,45 +253,6 @@ async fn enrich(
     Ok(filled)
 }
 
-/// Adds one booking to a customer's stats with SQL increments (no read-modify-write).
-async fn count_booking(
-    conn: &impl ConnectionTrait,
-    user_id: Uuid,
-    now: DateTime<Utc>,
-) -> AppResult<()> {
-    let today = now.date_naive();
-    user::Entity::update_many()
-        .col_expr(
-            user::Column::TotalBookings,
-            Expr::col(user::Column::TotalBookings).add(1),
-        )
-        .col_expr(
-            user::Column::FirstBookingAt,
-            Expr::col(user::Column::FirstBookingAt).if_null(now),
-        )
-        .col_expr(
-            user::Column::LastBookingAt,
-            Expr::case(Expr::col(user::Column::LastBookingAt).is_null(), now)
-                .case(Expr::col(user::Column::LastBookingAt).lt(now), now)
-                .finally(Expr::col(user::Column::LastBookingAt))
-                .into(),
-        )
-        .col_expr(
-            user::Column::LastActivityAt,
-            Expr::case(Expr::col(user::Column::LastActivityAt).lt(now), now)
-                .finally(Expr::col(user::Column::LastActivityAt))
-                .into(),
-        )
-        .col_expr(
-            user::Column::CustomerSince,
-            Expr::col(user::Column::CustomerSince).if_null(today),
-        )
-        .filter(user::Column::Id.eq(user_id))
-        .exec(conn)
-        .await?;
-    Ok(())
-}
-
 /// `createBooking`, in one transaction.
 pub async fn create(
     db: &DatabaseConnection,
@@ -379,7 +340,7 @@ pub async fn create(
     booking_attendee::Entity::insert_many(rows)
         .exec_without_returning(&txn)
         .await?;
-    count_booking(&txn, customer.id, now).await?;
+    customer_stats::on_booking_created(&txn, customer.id, now).await?;
 
     let mut changes = audit::changes(None, Some(&booking));
     if let Some(obj) = changes.as_object_mut() {
@@ -456,14 +417,7 @@ pub async fn mark_cancelled(
             "this booking is already cancelled".into(),
         ));
     }
-    user::Entity::update_many()
-        .col_expr(
-            user::Column::TotalBookings,
-            Expr::col(user::Column::TotalBookings).sub(1),
-        )
-        .filter(user::Column::Id.eq(b.user_id))
-        .exec(conn)
-        .await?;
+    customer_stats::on_booking_cancelled(conn, b.user_id).await?;
     course_session::Entity::update_many()
         .col_expr(
             course_session::Column::BookedPlaces,

@@ -525,17 +525,22 @@ pub async fn update_session(
 
 /// `cancelCourseSession`: cancels the session and every live booking on it, freeing the
 /// places and keeping each customer's booking count right. Refunds are requested separately.
-/// A session's bookings that are not cancelled.
+/// A session's bookings that are not cancelled. On PostgreSQL they stay locked until
+/// commit (in id order), so the session's cancellation takes its locks in the order every
+/// writer keeps: booking, then customer, then session.
 async fn live_bookings(
     conn: &impl ConnectionTrait,
     session_id: Uuid,
 ) -> AppResult<Vec<booking::Model>> {
-    Ok(booking::Entity::find()
+    let mut q = booking::Entity::find()
         .filter(booking::Column::SessionId.eq(session_id))
         .filter(booking::Column::Status.ne(BookingStatus::Cancelled))
-        .order_by_asc(booking::Column::Id)
-        .all(conn)
-        .await?)
+        .order_by_asc(booking::Column::Id);
+    if conn.get_database_backend() == DbBackend::Postgres {
+        // FOR NO KEY UPDATE: the lock `mark_cancelled`'s UPDATE takes, taken earlier.
+        q = q.lock(LockType::NoKeyUpdate);
+    }
+    Ok(q.all(conn).await?)
 }
 
 /// On PostgreSQL, locks these customers' rows until commit, in id order. (SQLite write
@@ -579,8 +584,9 @@ pub async fn cancel_session(
     let now = Utc::now();
     let cancel_reason = format!("Session cancelled: {reason}");
     let mut live = live_bookings(&txn, id).await?;
-    // Writers lock the customer before the session (see `createBooking`), so the
-    // customers are locked first, in id order, before the session's row is.
+    // Writers lock the booking, then the customer, then the session (see `createBooking`
+    // and `bookings::mark_cancelled`): the bookings are locked above, the customers next,
+    // in id order, and the session's row last.
     lock_customers(&txn, live.iter().map(|b| b.user_id)).await?;
     for b in &live {
         crate::services::bookings::mark_cancelled(&txn, actor, b, &cancel_reason, now).await?;

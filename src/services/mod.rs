@@ -7,6 +7,7 @@ pub mod bookings;
 pub mod bootstrap;
 pub mod catalogue;
 pub mod certificates;
+pub mod customer_stats;
 pub mod demo;
 pub mod pages;
 pub mod payments;

@@ -15,11 +15,11 @@ use crate::db::begin_write;
 use crate::entities::enums::{
     BookingStatus, PaymentMethod, PaymentRecordStatus, PaymentStatus, RefundStatus,
 };
-use crate::entities::{booking, payment, refund, user};
+use crate::entities::{booking, payment, refund};
 use crate::error::{AppError, AppResult};
 use crate::money;
 use crate::services::audit::{self, Activity, Actor};
-use crate::services::{references, validate};
+use crate::services::{customer_stats, references, validate};
 
 /// Reads a booking and, on PostgreSQL, locks it until commit, so money checks and updates
 /// on one booking never interleave. (SQLite write transactions are already serial.)
@@ -139,7 +139,7 @@ pub async fn apply_payment(
         .filter(booking::Column::Id.eq(b.id))
         .exec(conn)
         .await?;
-    adjust_spend(conn, b.user_id, p.amount_pence, now).await?;
+    customer_stats::on_payment_completed(conn, b.user_id, p.amount_pence, now).await?;
     settle(conn, b.id, now).await?;
     audit::record(
         conn,
@@ -166,30 +166,6 @@ pub async fn apply_payment(
     )
     .await?;
     Ok(pay)
-}
-
-/// Adds `delta` pence to a customer's lifetime spend, atomically.
-async fn adjust_spend(
-    conn: &impl ConnectionTrait,
-    user_id: Uuid,
-    delta: i64,
-    now: DateTime<Utc>,
-) -> AppResult<()> {
-    user::Entity::update_many()
-        .col_expr(
-            user::Column::TotalSpentPence,
-            Expr::col(user::Column::TotalSpentPence).add(delta),
-        )
-        .col_expr(
-            user::Column::LastActivityAt,
-            Expr::case(Expr::col(user::Column::LastActivityAt).lt(now), now)
-                .finally(Expr::col(user::Column::LastActivityAt))
-                .into(),
-        )
-        .filter(user::Column::Id.eq(user_id))
-        .exec(conn)
-        .await?;
-    Ok(())
 }
 
 /// `recordPayment`.
@@ -348,10 +324,18 @@ pub async fn transition_refund(
     note: Option<&str>,
 ) -> AppResult<refund::Model> {
     let txn = begin_write(db).await?;
-    let before = refund::Entity::find_by_id(id)
-        .one(&txn)
-        .await?
-        .ok_or(AppError::NotFound("refund"))?;
+    let find_refund = || async {
+        refund::Entity::find_by_id(id)
+            .one(&txn)
+            .await?
+            .ok_or(AppError::NotFound("refund"))
+    };
+    let booking_id = find_refund().await?.booking_id;
+    let b = lock_booking(&txn, booking_id).await?;
+    // Read the refund again now its booking is locked: every writer of a refund locks the
+    // booking first, so two completions of one refund cannot both see it approved (and
+    // take the money off twice).
+    let before = find_refund().await?;
     if !from.contains(&before.status) {
         return Err(AppError::Conflict(format!(
             "a {} refund cannot become {}",
@@ -359,7 +343,6 @@ pub async fn transition_refund(
             sea_orm::ActiveEnum::to_value(&to)
         )));
     }
-    let b = lock_booking(&txn, before.booking_id).await?;
     if to == RefundStatus::Completed
         && b.amount_refunded_pence + before.amount_pence > b.amount_paid_pence
     {
@@ -439,7 +422,7 @@ async fn apply_refund_money(
         .filter(booking::Column::Id.eq(r.booking_id))
         .exec(conn)
         .await?;
-    adjust_spend(conn, r.user_id, -r.amount_pence, now).await?;
+    customer_stats::on_refund_completed(conn, r.user_id, r.amount_pence, now).await?;
     settle(conn, r.booking_id, now).await?;
     Ok(())
 }

@@ -561,3 +561,22 @@ pub struct Catalogue {
     pub leeds: Uuid,
     pub york: Uuid,
 }
+
+/// A Stripe `payment_intent.succeeded` event for `pence` paid on the booking with
+/// `reference` (as the booking website's checkout tags it).
+pub fn payment_succeeded(event_id: &str, intent: &str, pence: i64, reference: &str) -> Value {
+    json!({
+        "id": event_id,
+        "object": "event",
+        "type": "payment_intent.succeeded",
+        "data": { "object": {
+            "id": intent,
+            "object": "payment_intent",
+            "amount": pence,
+            "amount_received": pence,
+            "currency": "gbp",
+            "status": "succeeded",
+            "metadata": { "booking_reference": reference },
+        } },
+    })
+}

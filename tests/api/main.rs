@@ -8,6 +8,7 @@ mod auth;
 mod booking_pages;
 mod bookings;
 mod concurrency;
+mod customer_stats;
 mod examples;
 mod graph;
 mod graphiql;

@@ -11,7 +11,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, error_code, error_field, sign_stripe, uuid_of};
+use crate::helpers::{TestApp, error_code, error_field, payment_succeeded, sign_stripe, uuid_of};
 
 const REQUEST_REFUND: &str = "mutation($b: UUID!, $a: Decimal!, $r: String!) { requestRefund(bookingId: $b, amount: $a, reason: $r) { id reference amount status reason requestedAt } }";
 const APPROVE_REFUND: &str =
@@ -146,23 +146,6 @@ impl Shop {
             spent,
         )
     }
-}
-
-fn payment_succeeded(event_id: &str, intent: &str, pence: i64, reference: &str) -> Value {
-    json!({
-        "id": event_id,
-        "object": "event",
-        "type": "payment_intent.succeeded",
-        "data": { "object": {
-            "id": intent,
-            "object": "payment_intent",
-            "amount": pence,
-            "amount_received": pence,
-            "currency": "gbp",
-            "status": "succeeded",
-            "metadata": { "booking_reference": reference },
-        } },
-    })
 }
 
 fn charge_refunded(event_id: &str, intent: &str, refunds: &[(&str, i64)]) -> Value {
