@@ -9,6 +9,7 @@ pub mod catalogue;
 pub mod certificates;
 pub mod demo;
 pub mod pages;
+pub mod patch;
 pub mod payments;
 pub mod references;
 pub mod sessions;

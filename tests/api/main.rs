@@ -10,6 +10,7 @@ mod bookings;
 mod concurrency;
 mod examples;
 mod graph;
+mod layering;
 mod money;
 mod page_prefetch;
 mod roles;
