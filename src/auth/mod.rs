@@ -1,6 +1,6 @@
-//! Who is calling: passwords, tokens, the per-request principal and the guards that use it.
+//! Who is calling: passwords, tokens, rate limits and the per-request principal. The
+//! API layer reads the principal in its own guards.
 
-pub mod guard;
 pub mod jwt;
 pub mod password;
 pub mod rate_limit;

@@ -1,5 +1,7 @@
 //! The GraphQL schema: query and mutation roots, types, loaders, limits.
 
+pub mod connection;
+pub mod guard;
 pub mod loaders;
 pub mod mutation;
 pub mod query;

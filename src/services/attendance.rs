@@ -26,6 +26,7 @@ pub fn ensure_can_run(principal: &Principal, session: &course_session::Model) ->
 }
 
 /// The attendees of a session's live bookings, with their bookings, in booking order.
+#[tracing::instrument(level = "debug", skip_all, fields(%session_id))]
 pub async fn attendees(
     conn: &impl ConnectionTrait,
     session_id: Uuid,
@@ -53,6 +54,7 @@ pub struct Marking {
 }
 
 /// `markAttendance`: records (or corrects) one attendee's attendance.
+#[tracing::instrument(skip_all, fields(actor_id = actor.id.map(tracing::field::display), session_id = %marking.session_id, attendee_id = %marking.attendee_id))]
 pub async fn mark(
     db: &DatabaseConnection,
     principal: &Principal,
@@ -137,6 +139,7 @@ pub async fn mark(
 }
 
 /// `addSessionNote`.
+#[tracing::instrument(skip_all, fields(actor_id = actor.id.map(tracing::field::display), %session_id))]
 pub async fn add_note(
     db: &DatabaseConnection,
     principal: &Principal,
@@ -173,6 +176,7 @@ pub async fn add_note(
 }
 
 /// A session's notes, oldest first.
+#[tracing::instrument(level = "debug", skip_all, fields(%session_id))]
 pub async fn notes(
     conn: &impl ConnectionTrait,
     session_id: Uuid,

@@ -14,7 +14,6 @@ use crate::db::begin_write;
 use crate::entities::enums::{BookingStatus, PaymentStatus, SessionStatus};
 use crate::entities::{booking, booking_attendee, course, course_session, positional, user};
 use crate::error::{AppError, AppResult};
-use crate::graphql::types::booking_input::CreateBookingInput;
 use crate::services::audit::{self, Activity, Actor};
 use crate::services::{customer_stats, references, users, validate};
 
@@ -22,11 +21,41 @@ use crate::services::{customer_stats, references, users, validate};
 pub const MAX_ATTENDEES: usize = 20;
 
 /// A booking by id.
+#[tracing::instrument(level = "debug", skip_all, fields(booking_id = %id))]
 pub async fn find(conn: &impl ConnectionTrait, id: Uuid) -> AppResult<booking::Model> {
     booking::Entity::find_by_id(id)
         .one(conn)
         .await?
         .ok_or(AppError::NotFound("booking"))
+}
+
+/// A booking as the client asked for it, for [`create`]; checked by [`create`] before
+/// anything is written.
+#[derive(Debug, Clone)]
+pub struct NewBooking {
+    pub session_id: Uuid,
+    pub contact: BookingContact,
+    /// 1 to [`MAX_ATTENDEES`] people.
+    pub attendees: Vec<NewAttendee>,
+    pub special_requirements: Option<String>,
+}
+
+/// Who is booking: the customer, found (or created) by email.
+#[derive(Debug, Clone)]
+pub struct BookingContact {
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub phone: Option<String>,
+    pub company: Option<String>,
+}
+
+/// A person attending the session.
+#[derive(Debug, Clone)]
+pub struct NewAttendee {
+    pub first_name: String,
+    pub last_name: String,
+    pub email: Option<String>,
 }
 
 struct CleanBooking {
@@ -39,7 +68,7 @@ struct CleanBooking {
     special_requirements: Option<String>,
 }
 
-fn clean(input: &CreateBookingInput) -> AppResult<CleanBooking> {
+fn clean(input: &NewBooking) -> AppResult<CleanBooking> {
     let c = &input.contact;
     let email = validate::email("contact.email", &c.email)?;
     let first_name = validate::required("contact.firstName", &c.first_name, 100)?;
@@ -254,10 +283,11 @@ async fn enrich(
 }
 
 /// `createBooking`, in one transaction.
+#[tracing::instrument(skip_all, fields(actor_id = actor.id.map(tracing::field::display), session_id = %input.session_id, places = input.attendees.len()))]
 pub async fn create(
     db: &DatabaseConnection,
     actor: &Actor,
-    input: CreateBookingInput,
+    input: NewBooking,
 ) -> AppResult<booking::Model> {
     let b = clean(&input)?;
     let places = b.attendees.len() as i32;
@@ -392,6 +422,7 @@ pub async fn create(
 /// Marks a live booking cancelled, takes it off the customer's count and frees its places,
 /// locking rows in the order every writer keeps: booking, customer, session.
 /// Runs inside the caller's transaction; the caller writes the audit row.
+#[tracing::instrument(skip_all, fields(actor_id = actor.id.map(tracing::field::display), booking_id = %b.id))]
 pub async fn mark_cancelled(
     conn: &impl ConnectionTrait,
     actor: &Actor,
@@ -432,6 +463,7 @@ pub async fn mark_cancelled(
 
 /// `cancelBooking`: frees the places and keeps the customer's stats right. Money already
 /// paid stays recorded until a refund is completed.
+#[tracing::instrument(skip_all, fields(actor_id = actor.id.map(tracing::field::display), booking_id = %id))]
 pub async fn cancel(
     db: &DatabaseConnection,
     actor: &Actor,
@@ -542,6 +574,7 @@ impl<R: BookingPageRow> BookingPageRow for WithSession<R> {
 /// Both plans walk each user's entries of the `(user_id, created_at, id)` index and then
 /// read only the rows wanted: PostgreSQL with a `LATERAL` join per user, SQLite (which
 /// has no `LATERAL`) with a correlated `rowid IN (... LIMIT n)` per user.
+#[tracing::instrument(level = "debug", skip_all, fields(users = user_ids.len(), limit = limit, before_id = ?before_id))]
 pub async fn newest_per_user<R: BookingPageRow>(
     conn: &impl ConnectionTrait,
     user_ids: &[Uuid],

@@ -24,6 +24,7 @@ pub enum AdminOutcome {
 }
 
 /// Creates the bootstrap admin when no admin exists.
+#[tracing::instrument(skip_all)]
 pub async fn ensure_admin(
     db: &DatabaseConnection,
     email: &str,
@@ -41,6 +42,7 @@ pub async fn ensure_admin(
 
 /// Creates an admin, or makes an existing user with that email an active admin with the
 /// given password. Returns the email and, if generated, the password.
+#[tracing::instrument(skip_all)]
 pub async fn create_or_reset_admin(
     db: &DatabaseConnection,
     email: &str,

@@ -1,6 +1,7 @@
 //! The catalogue: courses, venues and scheduled sessions.
 
 use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
     IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -13,10 +14,98 @@ use crate::db::begin_write;
 use crate::entities::enums::{BookingStatus, CourseType, Role, SessionStatus};
 use crate::entities::{booking, course, course_session, user, venue};
 use crate::error::{AppError, AppResult};
-use crate::graphql::types::catalogue_input::*;
 use crate::money;
 use crate::services::audit::{self, Activity, Actor};
+use crate::services::patch::Patch;
 use crate::services::validate;
+
+/// A new course, for [`create_course`]; checked there.
+#[derive(Debug, Clone)]
+pub struct NewCourse {
+    pub name: String,
+    pub description: Option<String>,
+    pub course_type: CourseType,
+    pub duration_hours: i32,
+    /// Per attendee, in pounds.
+    pub price: Decimal,
+    pub max_capacity: i32,
+    pub certification_validity_years: i32,
+}
+
+/// Changes to a course, for [`update_course`]; `None` leaves a field alone.
+#[derive(Debug, Clone, Default)]
+pub struct CourseChanges {
+    pub name: Option<String>,
+    pub description: Patch<String>,
+    pub duration_hours: Option<i32>,
+    pub price: Option<Decimal>,
+    pub max_capacity: Option<i32>,
+    pub certification_validity_years: Option<i32>,
+    pub is_active: Option<bool>,
+}
+
+/// A new venue, for [`create_venue`]; checked there.
+#[derive(Debug, Clone)]
+pub struct NewVenue {
+    pub name: String,
+    pub address_line1: Option<String>,
+    pub address_line2: Option<String>,
+    pub city: Option<String>,
+    pub postcode: Option<String>,
+    pub capacity: Option<i32>,
+    pub facilities: Option<Vec<String>>,
+    pub parking_info: Option<String>,
+}
+
+/// Changes to a venue, for [`update_venue`]; `None` leaves a field alone.
+#[derive(Debug, Clone, Default)]
+pub struct VenueChanges {
+    pub name: Option<String>,
+    pub address_line1: Patch<String>,
+    pub address_line2: Patch<String>,
+    pub city: Patch<String>,
+    pub postcode: Patch<String>,
+    pub capacity: Patch<i32>,
+    pub facilities: Patch<Vec<String>>,
+    pub parking_info: Patch<String>,
+    pub is_active: Option<bool>,
+}
+
+/// A new scheduled session, for [`create_session`]; checked there.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub course_id: Uuid,
+    pub venue_id: Uuid,
+    pub instructor_id: Option<Uuid>,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    /// Defaults to the course's capacity.
+    pub capacity: Option<i32>,
+}
+
+/// Changes to a session, for [`update_session`]; `None` leaves a field alone.
+#[derive(Debug, Clone, Default)]
+pub struct SessionChanges {
+    pub venue_id: Option<Uuid>,
+    pub instructor_id: Patch<Uuid>,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+    pub capacity: Option<i32>,
+    pub status: Option<SessionStatus>,
+}
+
+/// Which sessions [`sessions`] lists.
+#[derive(Debug, Clone, Default)]
+pub struct SessionFilter {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub course_type: Option<CourseType>,
+    pub venue_id: Option<Uuid>,
+    /// Only sessions with a place left (true) or only full ones (false).
+    pub has_space: Option<bool>,
+    /// Include cancelled sessions; defaults to false.
+    pub include_cancelled: Option<bool>,
+}
 
 fn positive(field: &str, value: i32, max: i32) -> AppResult<i32> {
     if value < 1 || value > max {
@@ -74,6 +163,7 @@ where
 }
 
 /// A course by id.
+#[tracing::instrument(level = "debug", skip_all, fields(course_id = %id))]
 pub async fn find_course(conn: &impl ConnectionTrait, id: Uuid) -> AppResult<course::Model> {
     course::Entity::find_by_id(id)
         .one(conn)
@@ -82,6 +172,7 @@ pub async fn find_course(conn: &impl ConnectionTrait, id: Uuid) -> AppResult<cou
 }
 
 /// A venue by id.
+#[tracing::instrument(level = "debug", skip_all, fields(venue_id = %id))]
 pub async fn find_venue(conn: &impl ConnectionTrait, id: Uuid) -> AppResult<venue::Model> {
     venue::Entity::find_by_id(id)
         .one(conn)
@@ -90,6 +181,7 @@ pub async fn find_venue(conn: &impl ConnectionTrait, id: Uuid) -> AppResult<venu
 }
 
 /// A session by id.
+#[tracing::instrument(level = "debug", skip_all, fields(session_id = %id))]
 pub async fn find_session(
     conn: &impl ConnectionTrait,
     id: Uuid,
@@ -101,6 +193,7 @@ pub async fn find_session(
 }
 
 /// Every course, active ones first by name.
+#[tracing::instrument(level = "debug", skip_all, fields(include_inactive = include_inactive))]
 pub async fn courses(
     conn: &impl ConnectionTrait,
     include_inactive: bool,
@@ -113,6 +206,7 @@ pub async fn courses(
 }
 
 /// Every venue by name.
+#[tracing::instrument(level = "debug", skip_all, fields(include_inactive = include_inactive))]
 pub async fn venues(
     conn: &impl ConnectionTrait,
     include_inactive: bool,
@@ -125,9 +219,10 @@ pub async fn venues(
 }
 
 /// Sessions matching a filter, soonest first (at most 500).
+#[tracing::instrument(level = "debug", skip_all, fields(instructor_id = ?instructor))]
 pub async fn sessions(
     conn: &impl ConnectionTrait,
-    filter: &CourseSessionFilter,
+    filter: &SessionFilter,
     instructor: Option<Uuid>,
 ) -> AppResult<Vec<course_session::Model>> {
     let mut q = course_session::Entity::find();
@@ -173,10 +268,11 @@ pub async fn sessions(
 }
 
 /// `createCourse`.
+#[tracing::instrument(skip_all, fields(actor_id = actor.id.map(tracing::field::display)))]
 pub async fn create_course(
     db: &DatabaseConnection,
     actor: &Actor,
-    input: CreateCourseInput,
+    input: NewCourse,
 ) -> AppResult<course::Model> {
     let now = Utc::now();
     let m = course::Model {
@@ -207,11 +303,12 @@ pub async fn create_course(
 }
 
 /// `updateCourse`.
+#[tracing::instrument(skip_all, fields(actor_id = actor.id.map(tracing::field::display), course_id = %id))]
 pub async fn update_course(
     db: &DatabaseConnection,
     actor: &Actor,
     id: Uuid,
-    input: UpdateCourseInput,
+    input: CourseChanges,
 ) -> AppResult<course::Model> {
     let txn = begin_write(db).await?;
     let before = find_course(&txn, id).await?;
@@ -220,11 +317,9 @@ pub async fn update_course(
         am.name = Set(validate::required("name", &v, 255)?);
     }
     match input.description {
-        async_graphql::MaybeUndefined::Undefined => {}
-        async_graphql::MaybeUndefined::Null => am.description = Set(None),
-        async_graphql::MaybeUndefined::Value(v) => {
-            am.description = Set(validate::optional("description", Some(&v), 5000)?)
-        }
+        Patch::Unchanged => {}
+        Patch::Clear => am.description = Set(None),
+        Patch::Set(v) => am.description = Set(validate::optional("description", Some(&v), 5000)?),
     }
     if let Some(v) = input.duration_hours {
         am.duration_hours = Set(positive("durationHours", v, 200)?);
@@ -274,10 +369,11 @@ fn facilities_json(v: Option<Vec<String>>) -> AppResult<Option<serde_json::Value
 }
 
 /// `createVenue`.
+#[tracing::instrument(skip_all, fields(actor_id = actor.id.map(tracing::field::display)))]
 pub async fn create_venue(
     db: &DatabaseConnection,
     actor: &Actor,
-    input: CreateVenueInput,
+    input: NewVenue,
 ) -> AppResult<venue::Model> {
     let now = Utc::now();
     let m = venue::Model {
@@ -305,24 +401,21 @@ pub async fn create_venue(
     Ok(created)
 }
 
-fn opt_text(
-    field: &str,
-    v: async_graphql::MaybeUndefined<String>,
-    max: usize,
-) -> AppResult<Option<Option<String>>> {
+fn opt_text(field: &str, v: Patch<String>, max: usize) -> AppResult<Option<Option<String>>> {
     Ok(match v {
-        async_graphql::MaybeUndefined::Undefined => None,
-        async_graphql::MaybeUndefined::Null => Some(None),
-        async_graphql::MaybeUndefined::Value(s) => Some(validate::optional(field, Some(&s), max)?),
+        Patch::Unchanged => None,
+        Patch::Clear => Some(None),
+        Patch::Set(s) => Some(validate::optional(field, Some(&s), max)?),
     })
 }
 
 /// `updateVenue`.
+#[tracing::instrument(skip_all, fields(actor_id = actor.id.map(tracing::field::display), venue_id = %id))]
 pub async fn update_venue(
     db: &DatabaseConnection,
     actor: &Actor,
     id: Uuid,
-    input: UpdateVenueInput,
+    input: VenueChanges,
 ) -> AppResult<venue::Model> {
     let txn = begin_write(db).await?;
     let before = find_venue(&txn, id).await?;
@@ -343,16 +436,14 @@ pub async fn update_venue(
         am.postcode = Set(v.map(|p| p.to_uppercase()));
     }
     match input.capacity {
-        async_graphql::MaybeUndefined::Undefined => {}
-        async_graphql::MaybeUndefined::Null => am.capacity = Set(None),
-        async_graphql::MaybeUndefined::Value(c) => {
-            am.capacity = Set(Some(positive("capacity", c, 1000)?))
-        }
+        Patch::Unchanged => {}
+        Patch::Clear => am.capacity = Set(None),
+        Patch::Set(c) => am.capacity = Set(Some(positive("capacity", c, 1000)?)),
     }
     match input.facilities {
-        async_graphql::MaybeUndefined::Undefined => {}
-        async_graphql::MaybeUndefined::Null => am.facilities = Set(None),
-        async_graphql::MaybeUndefined::Value(f) => am.facilities = Set(facilities_json(Some(f))?),
+        Patch::Unchanged => {}
+        Patch::Clear => am.facilities = Set(None),
+        Patch::Set(f) => am.facilities = Set(facilities_json(Some(f))?),
     }
     if let Some(v) = opt_text("parkingInfo", input.parking_info, 2000)? {
         am.parking_info = Set(v);
@@ -401,10 +492,11 @@ fn check_times(starts_at: DateTime<Utc>, ends_at: DateTime<Utc>) -> AppResult<()
 }
 
 /// `createCourseSession`.
+#[tracing::instrument(skip_all, fields(actor_id = actor.id.map(tracing::field::display), course_id = %input.course_id, venue_id = %input.venue_id))]
 pub async fn create_session(
     db: &DatabaseConnection,
     actor: &Actor,
-    input: CreateCourseSessionInput,
+    input: NewSession,
 ) -> AppResult<course_session::Model> {
     check_times(input.starts_at, input.ends_at)?;
     let txn = begin_write(db).await?;
@@ -453,11 +545,12 @@ pub async fn create_session(
 }
 
 /// `updateCourseSession`.
+#[tracing::instrument(skip_all, fields(actor_id = actor.id.map(tracing::field::display), session_id = %id))]
 pub async fn update_session(
     db: &DatabaseConnection,
     actor: &Actor,
     id: Uuid,
-    input: UpdateCourseSessionInput,
+    input: SessionChanges,
 ) -> AppResult<course_session::Model> {
     let txn = begin_write(db).await?;
     let before = find_session(&txn, id).await?;
@@ -476,9 +569,9 @@ pub async fn update_session(
         am.venue_id = Set(venue_id);
     }
     match input.instructor_id {
-        async_graphql::MaybeUndefined::Undefined => {}
-        async_graphql::MaybeUndefined::Null => am.instructor_id = Set(None),
-        async_graphql::MaybeUndefined::Value(i) => {
+        Patch::Unchanged => {}
+        Patch::Clear => am.instructor_id = Set(None),
+        Patch::Set(i) => {
             check_instructor(&txn, i).await?;
             am.instructor_id = Set(Some(i));
         }
@@ -567,6 +660,7 @@ async fn lock_customers(
     Ok(())
 }
 
+#[tracing::instrument(skip_all, fields(actor_id = actor.id.map(tracing::field::display), session_id = %id))]
 pub async fn cancel_session(
     db: &DatabaseConnection,
     actor: &Actor,

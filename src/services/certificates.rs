@@ -46,6 +46,7 @@ async fn expiry_for(
 }
 
 /// `issueCertificates`: returns the certificates newly issued.
+#[tracing::instrument(skip_all, fields(actor_id = actor.id.map(tracing::field::display), %session_id))]
 pub async fn issue_for_session(
     db: &DatabaseConnection,
     principal: &Principal,
@@ -151,6 +152,7 @@ pub async fn issue_for_session(
 }
 
 /// `revokeCertificate`.
+#[tracing::instrument(skip_all, fields(actor_id = actor.id.map(tracing::field::display), certificate_id = %id))]
 pub async fn revoke(
     db: &DatabaseConnection,
     actor: &Actor,

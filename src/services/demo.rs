@@ -45,6 +45,7 @@ fn insertable<A: ActiveModelTrait>(am: A) -> A {
 }
 
 /// Seeds demo data when the database holds no courses; returns a summary when it did.
+#[tracing::instrument(skip_all)]
 pub async fn seed_if_empty(db: &DatabaseConnection) -> AppResult<Option<String>> {
     if course::Entity::find().count(db).await? > 0 {
         return Ok(None);

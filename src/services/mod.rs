@@ -10,6 +10,7 @@ pub mod certificates;
 pub mod customer_stats;
 pub mod demo;
 pub mod pages;
+pub mod patch;
 pub mod payments;
 pub mod references;
 pub mod sessions;

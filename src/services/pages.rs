@@ -1,10 +1,7 @@
 //! Newest-first keyset pages over time-ordered (UUIDv7) ids: notes, activity, and other
-//! per-user lists. The cursor is the last id seen.
+//! per-user lists. The cursor is the last id seen. Pages are plain data; `graphql/` turns
+//! them into Relay connections.
 
-use async_graphql::{
-    OutputType,
-    connection::{Connection, Edge},
-};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
 };
@@ -13,7 +10,7 @@ use uuid::Uuid;
 use crate::entities::{user_activity_log, user_note};
 use crate::error::{AppError, AppResult};
 
-/// Rows of one page, with whether more follow.
+/// Rows of one page, each with its id (the row's cursor), and whether more follow.
 pub struct Page<M> {
     pub rows: Vec<(Uuid, M)>,
     pub has_next_page: bool,
@@ -81,6 +78,7 @@ where
 }
 
 /// A user's notes; internal ones only when `internal_visible`.
+#[tracing::instrument(level = "debug", skip_all, fields(%user_id, internal_visible = internal_visible, first = ?first))]
 pub async fn user_notes(
     conn: &impl ConnectionTrait,
     user_id: Uuid,
@@ -96,6 +94,7 @@ pub async fn user_notes(
 }
 
 /// A user's activity log.
+#[tracing::instrument(level = "debug", skip_all, fields(%user_id, first = ?first))]
 pub async fn activity(
     conn: &impl ConnectionTrait,
     user_id: Uuid,
@@ -112,15 +111,4 @@ pub async fn activity(
         after,
     )
     .await
-}
-
-/// A Relay connection from a page, wrapping each row with `wrap`.
-pub fn connection<M, N: OutputType>(page: Page<M>, wrap: impl Fn(M) -> N) -> Connection<String, N> {
-    let mut c = Connection::new(page.has_previous_page, page.has_next_page);
-    c.edges.extend(
-        page.rows
-            .into_iter()
-            .map(|(id, m)| Edge::new(id.to_string(), wrap(m))),
-    );
-    c
 }

@@ -81,6 +81,7 @@ pub struct NewPayment {
 }
 
 /// Records a succeeded payment inside the caller's transaction.
+#[tracing::instrument(skip_all, fields(actor_id = actor.id.map(tracing::field::display), booking_id = %p.booking_id))]
 pub async fn apply_payment(
     conn: &impl ConnectionTrait,
     actor: &Actor,
@@ -169,6 +170,7 @@ pub async fn apply_payment(
 }
 
 /// `recordPayment`.
+#[tracing::instrument(skip_all, fields(actor_id = actor.id.map(tracing::field::display), %booking_id))]
 pub async fn record(
     db: &DatabaseConnection,
     actor: &Actor,
@@ -214,6 +216,7 @@ async fn refundable(conn: &impl ConnectionTrait, b: &booking::Model) -> AppResul
 }
 
 /// `requestRefund`.
+#[tracing::instrument(skip_all, fields(actor_id = actor.id.map(tracing::field::display), %booking_id))]
 pub async fn request_refund(
     db: &DatabaseConnection,
     actor: &Actor,
@@ -315,6 +318,7 @@ fn new_refund(
 }
 
 /// Moves a refund from one of `from` to `to`, applying the money on completion.
+#[tracing::instrument(skip_all, fields(actor_id = actor.id.map(tracing::field::display), refund_id = %id, to = ?to))]
 pub async fn transition_refund(
     db: &DatabaseConnection,
     actor: &Actor,
@@ -430,6 +434,7 @@ async fn apply_refund_money(
 /// Records a refund Stripe has already made (from `charge.refunded`). A refund requested
 /// in the API for the same amount and not yet tied to Stripe is that refund: it is linked
 /// (and completed, if it was not), so money refunded once is never counted twice.
+#[tracing::instrument(skip_all, fields(%booking_id))]
 pub async fn apply_stripe_refund(
     conn: &impl ConnectionTrait,
     booking_id: Uuid,

@@ -48,6 +48,7 @@ fn is_staff(role: Role) -> bool {
 }
 
 /// `login`.
+#[tracing::instrument(skip_all)]
 pub async fn login(
     db: &DatabaseConnection,
     jwt: &JwtKeys,
@@ -154,6 +155,7 @@ pub async fn login(
 
 /// Starts a new session family for a user: a refresh token row and an access token.
 /// The caller commits the transaction.
+#[tracing::instrument(skip_all, fields(user_id = %user.id))]
 pub async fn start_session(
     conn: &impl ConnectionTrait,
     jwt: &JwtKeys,
@@ -242,6 +244,7 @@ async fn new_session(
 }
 
 /// Revokes every live token of a session family.
+#[tracing::instrument(skip_all, fields(session_family = %family))]
 pub async fn revoke_family(
     conn: &impl ConnectionTrait,
     family: Uuid,
@@ -259,6 +262,7 @@ pub async fn revoke_family(
 
 /// `refreshSession`: swaps a refresh token for a new pair. A token used twice means it was
 /// stolen: the whole family is revoked and both holders must log in again.
+#[tracing::instrument(skip_all)]
 pub async fn refresh(
     db: &DatabaseConnection,
     jwt: &JwtKeys,
@@ -344,6 +348,7 @@ pub async fn refresh(
 }
 
 /// `logout`: ends the caller's session family (or every session, with `all`).
+#[tracing::instrument(skip_all, fields(%user_id, session_family = %family, all = all))]
 pub async fn logout(
     db: &DatabaseConnection,
     actor: &Actor,
@@ -376,6 +381,7 @@ pub async fn logout(
 
 /// `changePassword`: checks the current password, sets the new one, and ends every other
 /// session of the user.
+#[tracing::instrument(skip_all, fields(%user_id, session_family = %family))]
 pub async fn change_password(
     db: &DatabaseConnection,
     actor: &Actor,
@@ -443,6 +449,7 @@ pub async fn change_password(
 
 /// Resolves an access token into a live principal: the user must still exist, be active,
 /// and the token's session family must not be revoked.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn principal_for(
     conn: &impl ConnectionTrait,
     jwt: &JwtKeys,

@@ -15,11 +15,77 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::entities::enums::{CustomerType, Role, UserStatus};
 use crate::entities::{positional, user};
 use crate::error::{AppError, AppResult};
-use crate::graphql::types::user_input::{SortDirection, UserFilter, UserOrderBy, UserSortField};
 use crate::money;
 use crate::services::validate;
+
+/// Fields users can be sorted by; ties are broken by id. (Serialized into cursors: renaming
+/// a variant invalidates cursors already handed out.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UserSortField {
+    LastActivity,
+    TotalBookings,
+    TotalSpent,
+    CreatedAt,
+    /// Last name, then first name.
+    Name,
+}
+
+/// Sort direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SortDirection {
+    Asc,
+    Desc,
+}
+
+/// How to order a search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserOrder {
+    pub field: UserSortField,
+    pub direction: SortDirection,
+}
+
+impl Default for UserOrder {
+    /// Newest profiles first.
+    fn default() -> Self {
+        Self {
+            field: UserSortField::CreatedAt,
+            direction: SortDirection::Desc,
+        }
+    }
+}
+
+/// An inclusive range of instants; either end may be open.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TimeRange {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Inclusive bounds on a number; either end may be open.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Bounds<T> {
+    pub min: Option<T>,
+    pub max: Option<T>,
+}
+
+/// Which users a search returns; every filter given must match.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    pub role: Option<Role>,
+    pub status: Option<UserStatus>,
+    pub customer_type: Option<CustomerType>,
+    pub marketing_consent: Option<bool>,
+    pub last_activity: Option<TimeRange>,
+    /// Lifetime spend, net of refunds, in pounds.
+    pub total_spent: Option<Bounds<rust_decimal::Decimal>>,
+    pub total_bookings: Option<Bounds<i32>>,
+    pub created_at: Option<TimeRange>,
+    /// Include profiles merged into another.
+    pub include_merged: bool,
+}
 
 /// The most rows one page may hold.
 pub const MAX_PAGE: u64 = 100;
@@ -151,11 +217,12 @@ pub enum CountPlan {
 }
 
 /// Searches users. `first` is capped at [`MAX_PAGE`].
+#[tracing::instrument(level = "debug", skip_all, fields(searching = search.is_some(), sort = ?order.field, first = ?first))]
 pub async fn search(
     conn: &impl ConnectionTrait,
     search: Option<&str>,
     filter: &UserFilter,
-    order: UserOrderBy,
+    order: UserOrder,
     first: Option<i32>,
     after: Option<&str>,
     wanted: Wanted,
@@ -256,6 +323,7 @@ pub async fn search(
 }
 
 /// Counts every row a search matches.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn count(conn: &impl ConnectionTrait, plan: CountPlan) -> AppResult<u64> {
     match plan {
         CountPlan::Known(n) => Ok(n),
@@ -301,7 +369,7 @@ fn count_plan(
         && f.total_spent.is_none()
         && f.total_bookings.is_none()
         && f.created_at.is_none()
-        && !f.include_merged.unwrap_or(false);
+        && !f.include_merged;
     match search.map(|text| fts_query(backend, text)) {
         Some((Some(q), false)) if unfiltered => CountPlan::FtsMatches(q),
         _ => CountPlan::Rows(Box::new(base)),
@@ -334,7 +402,7 @@ const ONE_PASS_MAX: u64 = 10_000;
 async fn one_pass(
     conn: &impl ConnectionTrait,
     base: &Select<user::Entity>,
-    order: UserOrderBy,
+    order: UserOrder,
     limit: u64,
     cursor: Option<&Cursor>,
     read_rows: bool,
@@ -432,12 +500,12 @@ fn sort_column(field: UserSortField) -> user::Column {
     }
 }
 
-fn encode(order: UserOrderBy, row: &SortKeys) -> String {
+fn encode(order: UserOrder, row: &SortKeys) -> String {
     cursor_string(order, row.key(order.field), row.id)
 }
 
 /// The cursor of the row `id`, whose key under `order` is `k`.
-fn cursor_string(order: UserOrderBy, k: CursorKey, id: Uuid) -> String {
+fn cursor_string(order: UserOrder, k: CursorKey, id: Uuid) -> String {
     let cursor = Cursor {
         f: order.field,
         d: order.direction,
@@ -480,7 +548,7 @@ fn filtered(
         }
         q = q.filter(text_condition(backend, text));
     }
-    if !f.include_merged.unwrap_or(false) {
+    if !f.include_merged {
         q = q.filter(match backend {
             DbBackend::Sqlite => Expr::cust("+\"users\".\"merged_into_id\" IS NULL"),
             _ => user::Column::MergedIntoId.is_null(),

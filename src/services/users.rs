@@ -1,7 +1,6 @@
 //! Users: creating, changing, suspending, annotating. Every write runs in one transaction
 //! with its audit row; bad input is rejected before anything is written.
 
-use async_graphql::MaybeUndefined;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveEnum, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
@@ -14,14 +13,76 @@ use crate::db::begin_write;
 use crate::entities::enums::{ContactMethod, CustomerType, NoteType, Role, UserStatus};
 use crate::entities::{auth_session, positional, user, user_note};
 use crate::error::{AppError, AppResult};
-use crate::graphql::types::user_input::{
-    AddUserNoteInput, CreateUserInput, ProfileInput, UpdateUserInput,
-};
 use crate::services::audit::{self, Activity, Actor};
+use crate::services::patch::Patch;
 use crate::services::validate;
 
 /// Longest note accepted, in characters.
 pub const MAX_NOTE_CHARS: usize = 10_000;
+
+/// Profile fields shared by [`NewUser`] and [`UserChanges`], as the client sent them
+/// (each is checked when applied). `None` and [`Patch::Unchanged`] leave a field alone.
+#[derive(Debug, Clone, Default)]
+pub struct ProfilePatch {
+    pub phone: Patch<String>,
+    pub mobile: Patch<String>,
+    pub date_of_birth: Patch<chrono::NaiveDate>,
+    pub address_line1: Patch<String>,
+    pub address_line2: Patch<String>,
+    pub city: Patch<String>,
+    pub county: Patch<String>,
+    pub postcode: Patch<String>,
+    pub country: Option<String>,
+    pub company_name: Patch<String>,
+    pub company_role: Patch<String>,
+    pub company_department: Patch<String>,
+    pub vat_number: Patch<String>,
+    pub customer_type: Option<CustomerType>,
+    pub marketing_consent: Option<bool>,
+    pub sms_consent: Option<bool>,
+    pub newsletter_subscribed: Option<bool>,
+    pub preferred_contact_method: Option<ContactMethod>,
+    pub emergency_contact_name: Patch<String>,
+    pub emergency_contact_phone: Patch<String>,
+    pub emergency_contact_relationship: Patch<String>,
+    pub has_medical_conditions: Option<bool>,
+    pub medical_notes: Patch<String>,
+    pub dietary_requirements: Patch<String>,
+    pub share_medical_with_trainer: Option<bool>,
+    pub admin_notes: Patch<String>,
+}
+
+/// A new user, for [`create`]. No `Debug`: it carries a password.
+pub struct NewUser {
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    /// Defaults to customer.
+    pub role: Option<Role>,
+    /// Staff only.
+    pub password: Option<String>,
+    pub profile: ProfilePatch,
+}
+
+/// Changes to a user, for [`update`]; `None` leaves a field alone. No `Debug`: it carries
+/// a password.
+pub struct UserChanges {
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub role: Option<Role>,
+    pub password: Option<String>,
+    pub profile: ProfilePatch,
+}
+
+/// A note about a user, for [`add_note`].
+pub struct NewNote {
+    /// Defaults to general.
+    pub note_type: Option<NoteType>,
+    pub content: String,
+    /// Defaults to true.
+    pub is_internal: Option<bool>,
+}
 
 /// A fresh user row with the schema's defaults.
 pub fn blank(
@@ -112,38 +173,34 @@ pub fn changed_columns(before: &user::Model, after: &user::Model) -> user::Activ
 fn set_text(
     field: &str,
     target: &mut Option<String>,
-    input: &MaybeUndefined<String>,
+    input: &Patch<String>,
     max: usize,
 ) -> AppResult<()> {
     match input {
-        MaybeUndefined::Undefined => {}
-        MaybeUndefined::Null => *target = None,
-        MaybeUndefined::Value(v) => *target = validate::optional(field, Some(v), max)?,
+        Patch::Unchanged => {}
+        Patch::Clear => *target = None,
+        Patch::Set(v) => *target = validate::optional(field, Some(v), max)?,
     }
     Ok(())
 }
 
-fn set_phone(
-    field: &str,
-    target: &mut Option<String>,
-    input: &MaybeUndefined<String>,
-) -> AppResult<()> {
+fn set_phone(field: &str, target: &mut Option<String>, input: &Patch<String>) -> AppResult<()> {
     match input {
-        MaybeUndefined::Undefined => {}
-        MaybeUndefined::Null => *target = None,
-        MaybeUndefined::Value(v) => *target = validate::phone(field, Some(v))?,
+        Patch::Unchanged => {}
+        Patch::Clear => *target = None,
+        Patch::Set(v) => *target = validate::phone(field, Some(v))?,
     }
     Ok(())
 }
 
 /// Applies profile changes to a user, validating each field.
-fn apply_profile(m: &mut user::Model, p: &ProfileInput, today: chrono::NaiveDate) -> AppResult<()> {
+fn apply_profile(m: &mut user::Model, p: &ProfilePatch, today: chrono::NaiveDate) -> AppResult<()> {
     set_phone("phone", &mut m.phone, &p.phone)?;
     set_phone("mobile", &mut m.mobile, &p.mobile)?;
     match p.date_of_birth {
-        MaybeUndefined::Undefined => {}
-        MaybeUndefined::Null => m.date_of_birth = None,
-        MaybeUndefined::Value(dob) => {
+        Patch::Unchanged => {}
+        Patch::Clear => m.date_of_birth = None,
+        Patch::Set(dob) => {
             let earliest = chrono::NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or_default();
             if dob > today || dob < earliest {
                 return Err(AppError::bad_input(
@@ -159,9 +216,9 @@ fn apply_profile(m: &mut user::Model, p: &ProfileInput, today: chrono::NaiveDate
     set_text("city", &mut m.city, &p.city, 100)?;
     set_text("county", &mut m.county, &p.county, 100)?;
     match &p.postcode {
-        MaybeUndefined::Undefined => {}
-        MaybeUndefined::Null => m.postcode = None,
-        MaybeUndefined::Value(v) => m.postcode = validate::postcode("postcode", Some(v))?,
+        Patch::Unchanged => {}
+        Patch::Clear => m.postcode = None,
+        Patch::Set(v) => m.postcode = validate::postcode("postcode", Some(v))?,
     }
     if let Some(country) = &p.country {
         m.country = validate::required("country", country, 100)?;
@@ -230,6 +287,7 @@ fn apply_profile(m: &mut user::Model, p: &ProfileInput, today: chrono::NaiveDate
 }
 
 /// Finds a user by id.
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %id))]
 pub async fn find(conn: &impl ConnectionTrait, id: Uuid) -> AppResult<user::Model> {
     positional::one(user::Entity::find_by_id(id), conn)
         .await?
@@ -237,6 +295,7 @@ pub async fn find(conn: &impl ConnectionTrait, id: Uuid) -> AppResult<user::Mode
 }
 
 /// Finds a user by email, whatever its case or surrounding spaces.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn find_by_email(
     conn: &impl ConnectionTrait,
     email: &str,
@@ -309,6 +368,7 @@ async fn keep_an_admin(conn: &impl ConnectionTrait, user: &user::Model) -> AppRe
 }
 
 /// Ends every login session of a user.
+#[tracing::instrument(skip_all, fields(%user_id))]
 pub async fn revoke_sessions(
     conn: &impl ConnectionTrait,
     user_id: Uuid,
@@ -331,10 +391,11 @@ pub async fn revoke_sessions(
 }
 
 /// `createUser`.
+#[tracing::instrument(skip_all, fields(actor_id = actor.id.map(tracing::field::display), role = ?input.role))]
 pub async fn create(
     db: &DatabaseConnection,
     actor: &Actor,
-    input: CreateUserInput,
+    input: NewUser,
 ) -> AppResult<user::Model> {
     let now = Utc::now();
     let email = validate::email("email", &input.email)?;
@@ -389,11 +450,12 @@ pub async fn create(
 }
 
 /// `updateUser`.
+#[tracing::instrument(skip_all, fields(actor_id = actor.id.map(tracing::field::display), user_id = %id))]
 pub async fn update(
     db: &DatabaseConnection,
     actor: &Actor,
     id: Uuid,
-    input: UpdateUserInput,
+    input: UserChanges,
 ) -> AppResult<user::Model> {
     let now = Utc::now();
     // Validate and hash before taking the write lock.
@@ -509,6 +571,7 @@ pub async fn update(
 }
 
 /// `setUserStatus`. Leaving ACTIVE ends the user's login sessions.
+#[tracing::instrument(skip_all, fields(actor_id = actor.id.map(tracing::field::display), user_id = %id, status = ?status))]
 pub async fn set_status(
     db: &DatabaseConnection,
     actor: &Actor,
@@ -557,11 +620,12 @@ pub async fn set_status(
 }
 
 /// `addUserNote`.
+#[tracing::instrument(skip_all, fields(actor_id = actor.id.map(tracing::field::display), %user_id, note_type = ?input.note_type))]
 pub async fn add_note(
     db: &DatabaseConnection,
     actor: &Actor,
     user_id: Uuid,
-    input: AddUserNoteInput,
+    input: NewNote,
 ) -> AppResult<user_note::Model> {
     let content = validate::required("content", &input.content, MAX_NOTE_CHARS)?;
     let note_type = input.note_type.unwrap_or(NoteType::General);
@@ -609,6 +673,7 @@ pub async fn add_note(
 }
 
 /// How many admins exist (any status).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn count_admins(conn: &impl ConnectionTrait) -> AppResult<u64> {
     Ok(user::Entity::find()
         .filter(user::Column::Role.eq(Role::Admin))

@@ -13,6 +13,7 @@ mod examples;
 mod graph;
 mod graphiql;
 mod http;
+mod layering;
 mod money;
 mod outage;
 mod page_prefetch;

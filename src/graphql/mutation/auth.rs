@@ -4,7 +4,7 @@ use async_graphql::{Context, Object};
 
 use crate::app::AppState;
 use crate::auth::Principal;
-use crate::auth::guard::{RoleGuard, request_context, require_principal};
+use crate::graphql::guard::{RoleGuard, request_context, require_principal};
 use crate::graphql::types::auth::AuthPayload;
 use crate::services::audit::Actor;
 use crate::services::sessions;

@@ -6,13 +6,14 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::Caller;
-use crate::auth::guard::{RoleGuard, request_context, require_principal};
-use crate::entities::enums::{AttendanceStatus, RefundStatus, Role};
+use crate::entities::enums::{RefundStatus, Role};
 use crate::error::AppError;
+use crate::graphql::guard::{RoleGuard, request_context, require_principal};
 use crate::graphql::types::booking::{
     AttendanceRecord, Booking, Certificate, Payment, Refund, SessionNote,
 };
 use crate::graphql::types::booking_input::{CreateBookingInput, RecordPaymentInput};
+use crate::graphql::types::enums::AttendanceStatus;
 use crate::services::audit::Actor;
 use crate::services::{attendance, bookings, certificates, payments};
 
@@ -46,7 +47,7 @@ impl BookingMutation {
         }
         let state = ctx.data_unchecked::<AppState>();
         Ok(Booking::new(
-            bookings::create(&state.db, &actor(ctx), input).await?,
+            bookings::create(&state.db, &actor(ctx), input.into()).await?,
         ))
     }
 
@@ -78,7 +79,7 @@ impl BookingMutation {
                 &actor(ctx),
                 input.booking_id,
                 input.amount,
-                input.method,
+                input.method.into(),
                 input.stripe_payment_intent_id,
             )
             .await?,
@@ -186,7 +187,7 @@ impl BookingMutation {
                 attendance::Marking {
                     session_id,
                     attendee_id,
-                    status,
+                    status: status.into(),
                     passed_assessment,
                     feedback,
                 },

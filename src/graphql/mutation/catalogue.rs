@@ -4,7 +4,7 @@ use async_graphql::{Context, Object};
 use uuid::Uuid;
 
 use crate::app::AppState;
-use crate::auth::guard::{RoleGuard, request_context};
+use crate::graphql::guard::{RoleGuard, request_context};
 use crate::graphql::types::booking::{Course, CourseSession, Venue};
 use crate::graphql::types::catalogue_input::*;
 use crate::services::audit::Actor;
@@ -26,7 +26,7 @@ impl CatalogueMutation {
         let state = ctx.data_unchecked::<AppState>();
         let actor = Actor::from_request(request_context(ctx));
         Ok(Course(
-            catalogue::create_course(&state.db, &actor, input).await?,
+            catalogue::create_course(&state.db, &actor, input.into()).await?,
         ))
     }
 
@@ -41,7 +41,7 @@ impl CatalogueMutation {
         let state = ctx.data_unchecked::<AppState>();
         let actor = Actor::from_request(request_context(ctx));
         Ok(Course(
-            catalogue::update_course(&state.db, &actor, id, input).await?,
+            catalogue::update_course(&state.db, &actor, id, input.into()).await?,
         ))
     }
 
@@ -55,7 +55,7 @@ impl CatalogueMutation {
         let state = ctx.data_unchecked::<AppState>();
         let actor = Actor::from_request(request_context(ctx));
         Ok(Venue(
-            catalogue::create_venue(&state.db, &actor, input).await?,
+            catalogue::create_venue(&state.db, &actor, input.into()).await?,
         ))
     }
 
@@ -70,7 +70,7 @@ impl CatalogueMutation {
         let state = ctx.data_unchecked::<AppState>();
         let actor = Actor::from_request(request_context(ctx));
         Ok(Venue(
-            catalogue::update_venue(&state.db, &actor, id, input).await?,
+            catalogue::update_venue(&state.db, &actor, id, input.into()).await?,
         ))
     }
 
@@ -84,7 +84,7 @@ impl CatalogueMutation {
         let state = ctx.data_unchecked::<AppState>();
         let actor = Actor::from_request(request_context(ctx));
         Ok(CourseSession::new(
-            catalogue::create_session(&state.db, &actor, input).await?,
+            catalogue::create_session(&state.db, &actor, input.into()).await?,
         ))
     }
 
@@ -99,7 +99,7 @@ impl CatalogueMutation {
         let state = ctx.data_unchecked::<AppState>();
         let actor = Actor::from_request(request_context(ctx));
         Ok(CourseSession::new(
-            catalogue::update_session(&state.db, &actor, id, input).await?,
+            catalogue::update_session(&state.db, &actor, id, input.into()).await?,
         ))
     }
 

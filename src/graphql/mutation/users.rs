@@ -4,8 +4,8 @@ use async_graphql::{Context, Object};
 use uuid::Uuid;
 
 use crate::app::AppState;
-use crate::auth::guard::{RoleGuard, request_context};
-use crate::entities::enums::UserStatus;
+use crate::graphql::guard::{RoleGuard, request_context};
+use crate::graphql::types::enums::UserStatus;
 use crate::graphql::types::user::{User, UserNote};
 use crate::graphql::types::user_input::{AddUserNoteInput, CreateUserInput, UpdateUserInput};
 use crate::services::audit::Actor;
@@ -26,7 +26,9 @@ impl UserMutation {
     ) -> async_graphql::Result<User> {
         let state = ctx.data_unchecked::<AppState>();
         let actor = Actor::from_request(request_context(ctx));
-        Ok(User::new(users::create(&state.db, &actor, input).await?))
+        Ok(User::new(
+            users::create(&state.db, &actor, input.into()).await?,
+        ))
     }
 
     /// Changes a user's details (admin only). Omitted fields are left alone; `null` clears.
@@ -40,7 +42,7 @@ impl UserMutation {
         let state = ctx.data_unchecked::<AppState>();
         let actor = Actor::from_request(request_context(ctx));
         Ok(User::new(
-            users::update(&state.db, &actor, id, input).await?,
+            users::update(&state.db, &actor, id, input.into()).await?,
         ))
     }
 
@@ -56,7 +58,7 @@ impl UserMutation {
         let state = ctx.data_unchecked::<AppState>();
         let actor = Actor::from_request(request_context(ctx));
         Ok(User::new(
-            users::set_status(&state.db, &actor, id, status).await?,
+            users::set_status(&state.db, &actor, id, status.into()).await?,
         ))
     }
 
@@ -70,7 +72,7 @@ impl UserMutation {
     ) -> async_graphql::Result<UserNote> {
         let state = ctx.data_unchecked::<AppState>();
         let actor = Actor::from_request(request_context(ctx));
-        Ok(users::add_note(&state.db, &actor, user_id, input)
+        Ok(users::add_note(&state.db, &actor, user_id, input.into())
             .await?
             .into())
     }

@@ -6,8 +6,8 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use crate::app::AppState;
-use crate::auth::guard::{RoleGuard, request_context, require_principal};
 use crate::error::AppError;
+use crate::graphql::guard::{RoleGuard, request_context, require_principal};
 use crate::graphql::types::booking::{Booking, Course, CourseSession, Venue};
 use crate::graphql::types::catalogue_input::CourseSessionFilter;
 use crate::services::{bookings, catalogue};
@@ -64,7 +64,7 @@ impl CatalogueQuery {
         #[graphql(desc = "Which sessions to list.")] filter: Option<CourseSessionFilter>,
     ) -> async_graphql::Result<Vec<CourseSession>> {
         let db = &ctx.data_unchecked::<AppState>().db;
-        let mut filter = filter.unwrap_or_default();
+        let mut filter = catalogue::SessionFilter::from(filter.unwrap_or_default());
         if filter.from.is_none() {
             filter.from = Some(Utc::now());
         }
@@ -103,7 +103,7 @@ impl CatalogueQuery {
     ) -> async_graphql::Result<Vec<CourseSession>> {
         let principal = require_principal(ctx)?;
         let db = &ctx.data_unchecked::<AppState>().db;
-        let filter = filter.unwrap_or_default();
+        let filter = filter.unwrap_or_default().into();
         Ok(catalogue::sessions(db, &filter, Some(principal.user_id))
             .await?
             .into_iter()

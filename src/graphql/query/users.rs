@@ -9,8 +9,8 @@ use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use crate::app::AppState;
-use crate::auth::guard::{RoleGuard, require_principal};
 use crate::error::AppError;
+use crate::graphql::guard::{RoleGuard, require_principal};
 use crate::graphql::types::user::{User, page_reads_rows, prefetch_page};
 use crate::graphql::types::user_input::{UserFilter, UserOrderBy};
 use crate::services::{user_search, users};
@@ -111,8 +111,8 @@ impl UserQuery {
         let page = user_search::search(
             db,
             search,
-            &filter.unwrap_or_default(),
-            order_by.unwrap_or_default(),
+            &filter.map(Into::into).unwrap_or_default(),
+            order_by.map(Into::into).unwrap_or_default(),
             first,
             after.as_deref(),
             user_search::Wanted {

@@ -11,14 +11,14 @@ use uuid::Uuid;
 
 use super::user::User;
 use crate::app::AppState;
-use crate::auth::guard::{RoleGuard, request_context, require_principal};
-use crate::entities::enums::*;
 use crate::entities::{
     attendance_record, booking, booking_attendee, certificate, course, course_session, payment,
     refund, session_note, user, venue,
 };
 use crate::error::AppError;
+use crate::graphql::guard::{RoleGuard, request_context, require_principal};
 use crate::graphql::loaders::*;
+use crate::graphql::types::enums::*;
 use crate::money;
 use crate::services::attendance;
 use crate::services::bookings::BookingKeys;
@@ -111,7 +111,7 @@ impl Course {
     }
     /// EFAW, FAW or PAEDIATRIC.
     async fn course_type(&self) -> CourseType {
-        self.0.course_type
+        self.0.course_type.into()
     }
     /// Teaching hours.
     async fn duration_hours(&self) -> i32 {
@@ -280,14 +280,14 @@ impl CourseSession {
     /// Places still free.
     async fn remaining_places(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
         let session = self.row(ctx).await?;
-        if session.status == SessionStatus::Cancelled {
+        if SessionStatus::from(session.status) == SessionStatus::Cancelled {
             return Ok(0);
         }
         Ok((session.capacity - session.booked_places).max(0))
     }
     /// Scheduled, confirmed, in progress, completed or cancelled.
     async fn status(&self, ctx: &Context<'_>) -> async_graphql::Result<SessionStatus> {
-        Ok(self.row(ctx).await?.status)
+        Ok(self.row(ctx).await?.status.into())
     }
     /// Why the session was cancelled.
     async fn cancellation_reason(
@@ -457,7 +457,7 @@ impl AttendanceRecord {
     }
     /// Present, absent, late, partial or excused.
     async fn status(&self) -> AttendanceStatus {
-        self.0.status
+        self.0.status.into()
     }
     /// Whether the attendee passed the assessment.
     async fn passed_assessment(&self) -> Option<bool> {
@@ -547,11 +547,11 @@ impl Booking {
     }
     /// Pending, confirmed, cancelled, completed or no-show.
     async fn status(&self, ctx: &Context<'_>) -> async_graphql::Result<BookingStatus> {
-        Ok(self.row(ctx).await?.status)
+        Ok(self.row(ctx).await?.status.into())
     }
     /// Pending, partially paid, paid, partially refunded, refunded or failed.
     async fn payment_status(&self, ctx: &Context<'_>) -> async_graphql::Result<PaymentStatus> {
-        Ok(self.row(ctx).await?.payment_status)
+        Ok(self.row(ctx).await?.payment_status.into())
     }
     /// Price per attendee in pounds, as booked.
     async fn unit_price(&self, ctx: &Context<'_>) -> async_graphql::Result<Decimal> {
@@ -574,7 +574,7 @@ impl Booking {
     /// Still to pay, in pounds (zero for cancelled bookings).
     async fn balance_due(&self, ctx: &Context<'_>) -> async_graphql::Result<Decimal> {
         let b = self.row(ctx).await?;
-        if b.status == BookingStatus::Cancelled {
+        if BookingStatus::from(b.status) == BookingStatus::Cancelled {
             return Ok(money::from_pence(0));
         }
         Ok(money::from_pence(
@@ -753,11 +753,11 @@ impl Payment {
     }
     /// Pending, succeeded, failed or refunded.
     async fn status(&self, ctx: &Context<'_>) -> async_graphql::Result<PaymentRecordStatus> {
-        Ok(self.row(ctx).await?.status)
+        Ok(self.row(ctx).await?.status.into())
     }
     /// How it was paid.
     async fn method(&self, ctx: &Context<'_>) -> async_graphql::Result<PaymentMethod> {
-        Ok(self.row(ctx).await?.method)
+        Ok(self.row(ctx).await?.method.into())
     }
     /// The Stripe PaymentIntent id, for card payments.
     async fn stripe_payment_intent_id(
@@ -802,7 +802,7 @@ impl Refund {
     }
     /// Pending, approved, rejected, processing, completed or failed.
     async fn status(&self) -> RefundStatus {
-        self.0.status
+        self.0.status.into()
     }
     /// Why the refund was asked for (and, if rejected, why not).
     async fn reason(&self) -> &str {
@@ -879,7 +879,7 @@ impl Certificate {
     }
     /// Active, expired or revoked (active certificates past their expiry read as expired).
     async fn status(&self) -> CertificateStatus {
-        let status = self.0.status();
+        let status = CertificateStatus::from(self.0.status());
         if status == CertificateStatus::Active && self.0.expires_on() < Utc::now().date_naive() {
             CertificateStatus::Expired
         } else {

@@ -1,8 +1,11 @@
-//! Input objects for bookings, payments, refunds and attendance.
+//! Input objects for bookings, payments, refunds and attendance, and their conversions
+//! into the services' own types.
 
 use async_graphql::InputObject;
 use rust_decimal::Decimal;
 use uuid::Uuid;
+
+use crate::services::bookings;
 
 /// Who is booking: the customer, found (or created) by email.
 #[derive(Debug, Clone, InputObject)]
@@ -51,7 +54,33 @@ pub struct RecordPaymentInput {
     /// Amount in pounds, more than zero and at most the balance due.
     pub amount: Decimal,
     /// How it was paid.
-    pub method: crate::entities::enums::PaymentMethod,
+    pub method: crate::graphql::types::enums::PaymentMethod,
     /// The Stripe PaymentIntent id, for card payments.
     pub stripe_payment_intent_id: Option<String>,
+}
+
+impl From<CreateBookingInput> for bookings::NewBooking {
+    fn from(i: CreateBookingInput) -> Self {
+        let c = i.contact;
+        Self {
+            session_id: i.session_id,
+            contact: bookings::BookingContact {
+                first_name: c.first_name,
+                last_name: c.last_name,
+                email: c.email,
+                phone: c.phone,
+                company: c.company,
+            },
+            attendees: i
+                .attendees
+                .into_iter()
+                .map(|a| bookings::NewAttendee {
+                    first_name: a.first_name,
+                    last_name: a.last_name,
+                    email: a.email,
+                })
+                .collect(),
+            special_requirements: i.special_requirements,
+        }
+    }
 }

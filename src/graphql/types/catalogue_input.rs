@@ -1,11 +1,13 @@
-//! Input objects for the catalogue: courses, venues and sessions.
+//! Input objects for the catalogue: courses, venues and sessions, and their conversions
+//! into the services' own types.
 
 use async_graphql::{InputObject, MaybeUndefined};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-use crate::entities::enums::{CourseType, SessionStatus};
+use crate::graphql::types::enums::{CourseType, SessionStatus};
+use crate::services::catalogue;
 
 /// A new course.
 #[derive(Debug, InputObject)]
@@ -138,4 +140,102 @@ pub struct CourseSessionFilter {
     pub has_space: Option<bool>,
     /// Include cancelled sessions; defaults to false.
     pub include_cancelled: Option<bool>,
+}
+
+impl From<CreateCourseInput> for catalogue::NewCourse {
+    fn from(i: CreateCourseInput) -> Self {
+        Self {
+            name: i.name,
+            description: i.description,
+            course_type: i.course_type.into(),
+            duration_hours: i.duration_hours,
+            price: i.price,
+            max_capacity: i.max_capacity,
+            certification_validity_years: i.certification_validity_years,
+        }
+    }
+}
+
+impl From<UpdateCourseInput> for catalogue::CourseChanges {
+    fn from(i: UpdateCourseInput) -> Self {
+        Self {
+            name: i.name,
+            description: i.description.into(),
+            duration_hours: i.duration_hours,
+            price: i.price,
+            max_capacity: i.max_capacity,
+            certification_validity_years: i.certification_validity_years,
+            is_active: i.is_active,
+        }
+    }
+}
+
+impl From<CreateVenueInput> for catalogue::NewVenue {
+    fn from(i: CreateVenueInput) -> Self {
+        Self {
+            name: i.name,
+            address_line1: i.address_line1,
+            address_line2: i.address_line2,
+            city: i.city,
+            postcode: i.postcode,
+            capacity: i.capacity,
+            facilities: i.facilities,
+            parking_info: i.parking_info,
+        }
+    }
+}
+
+impl From<UpdateVenueInput> for catalogue::VenueChanges {
+    fn from(i: UpdateVenueInput) -> Self {
+        Self {
+            name: i.name,
+            address_line1: i.address_line1.into(),
+            address_line2: i.address_line2.into(),
+            city: i.city.into(),
+            postcode: i.postcode.into(),
+            capacity: i.capacity.into(),
+            facilities: i.facilities.into(),
+            parking_info: i.parking_info.into(),
+            is_active: i.is_active,
+        }
+    }
+}
+
+impl From<CreateCourseSessionInput> for catalogue::NewSession {
+    fn from(i: CreateCourseSessionInput) -> Self {
+        Self {
+            course_id: i.course_id,
+            venue_id: i.venue_id,
+            instructor_id: i.instructor_id,
+            starts_at: i.starts_at,
+            ends_at: i.ends_at,
+            capacity: i.capacity,
+        }
+    }
+}
+
+impl From<UpdateCourseSessionInput> for catalogue::SessionChanges {
+    fn from(i: UpdateCourseSessionInput) -> Self {
+        Self {
+            venue_id: i.venue_id,
+            instructor_id: i.instructor_id.into(),
+            starts_at: i.starts_at,
+            ends_at: i.ends_at,
+            capacity: i.capacity,
+            status: i.status.map(Into::into),
+        }
+    }
+}
+
+impl From<CourseSessionFilter> for catalogue::SessionFilter {
+    fn from(f: CourseSessionFilter) -> Self {
+        Self {
+            from: f.from,
+            to: f.to,
+            course_type: f.course_type.map(Into::into),
+            venue_id: f.venue_id,
+            has_space: f.has_space,
+            include_cancelled: f.include_cancelled,
+        }
+    }
 }

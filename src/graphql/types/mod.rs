@@ -4,5 +4,21 @@ pub mod auth;
 pub mod booking;
 pub mod booking_input;
 pub mod catalogue_input;
+pub mod enums;
 pub mod user;
 pub mod user_input;
+
+use async_graphql::MaybeUndefined;
+
+use crate::services::patch::Patch;
+
+/// An omitted input field leaves the value alone; an explicit `null` clears it.
+impl<T> From<MaybeUndefined<T>> for Patch<T> {
+    fn from(v: MaybeUndefined<T>) -> Self {
+        match v {
+            MaybeUndefined::Undefined => Patch::Unchanged,
+            MaybeUndefined::Null => Patch::Clear,
+            MaybeUndefined::Value(v) => Patch::Set(v),
+        }
+    }
+}

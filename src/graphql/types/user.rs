@@ -12,15 +12,16 @@ use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use crate::app::AppState;
-use crate::auth::guard::{UserFieldGuard, request_context};
-use crate::entities::enums::{ContactMethod, CustomerType, NoteType, Role, UserStatus};
 use crate::entities::{payment, user, user_activity_log, user_note};
 use crate::error::AppError;
+use crate::graphql::connection;
+use crate::graphql::guard::{UserFieldGuard, request_context};
 use crate::graphql::loaders::{
     BookingBundle, BookingExtras, BookingsByUser, BookingsPageKey, CertificateRow,
     CertificatesByUser, PaymentsByUser, UserLoader, certificate_expiries,
 };
 use crate::graphql::types::booking::{Booking, Certificate, Payment};
+use crate::graphql::types::enums::{ContactMethod, CustomerType, NoteType, Role, UserStatus};
 use crate::money;
 use crate::services::pages;
 use crate::services::user_search::PageUser;
@@ -186,17 +187,17 @@ impl User {
     #[graphql(guard = "UserFieldGuard::staff_or_self(self.id)")]
     async fn role(&self, ctx: &Context<'_>) -> async_graphql::Result<Role> {
         let m = self.row(ctx).await?;
-        Ok(m.role)
+        Ok(m.role.into())
     }
     /// Active, inactive or suspended.
     async fn status(&self, ctx: &Context<'_>) -> async_graphql::Result<UserStatus> {
         let m = self.row(ctx).await?;
-        Ok(m.status)
+        Ok(m.status.into())
     }
     /// Individual or corporate customer.
     async fn customer_type(&self, ctx: &Context<'_>) -> async_graphql::Result<CustomerType> {
         let m = self.row(ctx).await?;
-        Ok(m.customer_type)
+        Ok(m.customer_type.into())
     }
     /// The day the person became a customer.
     async fn customer_since(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<NaiveDate>> {
@@ -265,7 +266,7 @@ impl User {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<ContactMethod> {
         let m = self.row(ctx).await?;
-        Ok(m.preferred_contact_method)
+        Ok(m.preferred_contact_method.into())
     }
     /// Emergency contact's name (admin only).
     #[graphql(guard = "UserFieldGuard::admin_only()")]
@@ -384,10 +385,10 @@ impl User {
         let db = &ctx.data_unchecked::<AppState>().db;
         let internal_visible = request_context(ctx)
             .viewer()
-            .is_some_and(|v| v.role == Role::Admin);
+            .is_some_and(|v| Role::from(v.role) == Role::Admin);
         let page =
             pages::user_notes(db, self.id, internal_visible, first, after.as_deref()).await?;
-        Ok(pages::connection(page, UserNote::from))
+        Ok(connection::from_page(page, UserNote::from))
     }
     /// The user's bookings, newest first (admin or the user themself).
     #[graphql(complexity = "cost::page(first, child_complexity)")]
@@ -420,7 +421,7 @@ impl User {
                 .unwrap_or_default(),
         };
         let page = pages::Page::from_rows(rows, limit, after.is_some(), |b| b.booking.keys().id);
-        Ok(pages::connection(page, Booking))
+        Ok(connection::from_page(page, Booking))
     }
     /// The user's payments, oldest first (admin or the user themself).
     #[graphql(complexity = "cost::USER_ROWS * child_complexity")]
@@ -465,7 +466,7 @@ impl User {
     ) -> async_graphql::Result<Connection<String, ActivityEntry>> {
         let db = &ctx.data_unchecked::<AppState>().db;
         let page = pages::activity(db, self.id, first, after.as_deref()).await?;
-        Ok(pages::connection(page, ActivityEntry::from))
+        Ok(connection::from_page(page, ActivityEntry::from))
     }
 }
 
@@ -501,7 +502,7 @@ impl From<user_note::Model> for UserNote {
     fn from(m: user_note::Model) -> Self {
         Self {
             id: m.id,
-            note_type: m.note_type,
+            note_type: m.note_type.into(),
             content: m.content.clone(),
             is_internal: m.is_internal,
             created_at: m.created_at,

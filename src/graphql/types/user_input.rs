@@ -1,10 +1,12 @@
-//! Input objects for creating and changing users.
+//! Input objects for creating, changing and finding users, and their conversions into
+//! the services' own types.
 
 use async_graphql::{InputObject, MaybeUndefined};
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
-use crate::entities::enums::{ContactMethod, CustomerType, NoteType, Role, UserStatus};
+use crate::graphql::types::enums::{ContactMethod, CustomerType, NoteType, Role, UserStatus};
+use crate::services::{user_search, users};
 
 /// Profile fields shared by `createUser` and `updateUser`. On update, an omitted field is
 /// left alone and an explicit `null` clears it.
@@ -162,9 +164,8 @@ pub struct UserFilter {
 }
 
 /// Fields users can be sorted by. Ties are broken by id, so pages never overlap.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+#[graphql(remote = "crate::services::user_search::UserSortField")]
 pub enum UserSortField {
     /// Most or least recently active.
     LastActivity,
@@ -179,9 +180,8 @@ pub enum UserSortField {
 }
 
 /// Sort direction.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+#[graphql(remote = "crate::services::user_search::SortDirection")]
 pub enum SortDirection {
     /// Smallest first.
     Asc,
@@ -204,6 +204,127 @@ impl Default for UserOrderBy {
         Self {
             field: UserSortField::CreatedAt,
             direction: SortDirection::Desc,
+        }
+    }
+}
+
+impl From<ProfileInput> for users::ProfilePatch {
+    fn from(p: ProfileInput) -> Self {
+        Self {
+            phone: p.phone.into(),
+            mobile: p.mobile.into(),
+            date_of_birth: p.date_of_birth.into(),
+            address_line1: p.address_line1.into(),
+            address_line2: p.address_line2.into(),
+            city: p.city.into(),
+            county: p.county.into(),
+            postcode: p.postcode.into(),
+            country: p.country,
+            company_name: p.company_name.into(),
+            company_role: p.company_role.into(),
+            company_department: p.company_department.into(),
+            vat_number: p.vat_number.into(),
+            customer_type: p.customer_type.map(Into::into),
+            marketing_consent: p.marketing_consent,
+            sms_consent: p.sms_consent,
+            newsletter_subscribed: p.newsletter_subscribed,
+            preferred_contact_method: p.preferred_contact_method.map(Into::into),
+            emergency_contact_name: p.emergency_contact_name.into(),
+            emergency_contact_phone: p.emergency_contact_phone.into(),
+            emergency_contact_relationship: p.emergency_contact_relationship.into(),
+            has_medical_conditions: p.has_medical_conditions,
+            medical_notes: p.medical_notes.into(),
+            dietary_requirements: p.dietary_requirements.into(),
+            share_medical_with_trainer: p.share_medical_with_trainer,
+            admin_notes: p.admin_notes.into(),
+        }
+    }
+}
+
+impl From<CreateUserInput> for users::NewUser {
+    fn from(i: CreateUserInput) -> Self {
+        Self {
+            email: i.email,
+            first_name: i.first_name,
+            last_name: i.last_name,
+            role: i.role.map(Into::into),
+            password: i.password,
+            profile: i.profile.into(),
+        }
+    }
+}
+
+impl From<UpdateUserInput> for users::UserChanges {
+    fn from(i: UpdateUserInput) -> Self {
+        Self {
+            email: i.email,
+            first_name: i.first_name,
+            last_name: i.last_name,
+            role: i.role.map(Into::into),
+            password: i.password,
+            profile: i.profile.into(),
+        }
+    }
+}
+
+impl From<AddUserNoteInput> for users::NewNote {
+    fn from(i: AddUserNoteInput) -> Self {
+        Self {
+            note_type: i.note_type.map(Into::into),
+            content: i.content,
+            is_internal: i.is_internal,
+        }
+    }
+}
+
+impl From<DateTimeRange> for user_search::TimeRange {
+    fn from(r: DateTimeRange) -> Self {
+        Self {
+            from: r.from,
+            to: r.to,
+        }
+    }
+}
+
+impl From<IntRange> for user_search::Bounds<i32> {
+    fn from(r: IntRange) -> Self {
+        Self {
+            min: r.min,
+            max: r.max,
+        }
+    }
+}
+
+impl From<MoneyRange> for user_search::Bounds<Decimal> {
+    fn from(r: MoneyRange) -> Self {
+        Self {
+            min: r.min,
+            max: r.max,
+        }
+    }
+}
+
+impl From<UserFilter> for user_search::UserFilter {
+    fn from(f: UserFilter) -> Self {
+        Self {
+            role: f.role.map(Into::into),
+            status: f.status.map(Into::into),
+            customer_type: f.customer_type.map(Into::into),
+            marketing_consent: f.marketing_consent,
+            last_activity: f.last_activity.map(Into::into),
+            total_spent: f.total_spent.map(Into::into),
+            total_bookings: f.total_bookings.map(Into::into),
+            created_at: f.created_at.map(Into::into),
+            include_merged: f.include_merged.unwrap_or(false),
+        }
+    }
+}
+
+impl From<UserOrderBy> for user_search::UserOrder {
+    fn from(o: UserOrderBy) -> Self {
+        Self {
+            field: o.field.into(),
+            direction: o.direction.into(),
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use async_graphql::{Context, Guard};
 
-use super::{Caller, Principal, RequestContext};
+use crate::auth::{Caller, Principal, RequestContext};
 use crate::entities::enums::Role;
 use crate::error::AppError;
 
