@@ -57,7 +57,8 @@ mod tests {
     //! Runs the whole migration set up, down and up again, checking that the
     //! schema (including the search index and its triggers) is created and
     //! removed completely. SQLite always runs (in memory); PostgreSQL runs when
-    //! `MIGRATION_TEST_POSTGRES_URL` points at a scratch database.
+    //! `TEST_DATABASE_URL` names a server (as for the API tests, and as `.ci/run` sets it),
+    //! in a fresh database of its own that it drops afterwards.
 
     use super::*;
     use sea_orm_migration::sea_orm::{
@@ -219,16 +220,54 @@ mod tests {
         .expect("migrations run up, down and up on SQLite");
     }
 
+    /// `server_url` with its database name replaced by `name` (query string kept).
+    fn with_database(server_url: &str, name: &str) -> String {
+        let (url, query) = server_url
+            .split_once('?')
+            .map_or((server_url, None), |(u, q)| (u, Some(q)));
+        let base = url.rsplit_once('/').map_or(url, |(b, _)| b);
+        match query {
+            Some(q) => format!("{base}/{name}?{q}"),
+            None => format!("{base}/{name}"),
+        }
+    }
+
     #[test]
     fn postgres_up_down_up() {
-        let Ok(url) = std::env::var("MIGRATION_TEST_POSTGRES_URL") else {
-            eprintln!("MIGRATION_TEST_POSTGRES_URL not set; skipping the PostgreSQL check");
+        let Some(server_url) = std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        else {
+            eprintln!("TEST_DATABASE_URL not set; skipping the PostgreSQL check");
             return;
         };
+        // A database of its own (not `rft_test_*`, which the API suite's clean-up owns), so
+        // it never touches another test's data.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let name = format!("rft_migration_test_{}_{nanos}", std::process::id());
         block_on(async {
-            let db = Database::connect(url.as_str()).await?;
-            up_down_up(&db).await?;
-            Migrator::down(&db, None).await
+            let admin = Database::connect(server_url.as_str()).await?;
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                .await?;
+            let outcome = async {
+                let db = Database::connect(with_database(&server_url, &name).as_str()).await?;
+                let outcome = async {
+                    up_down_up(&db).await?;
+                    Migrator::down(&db, None).await
+                }
+                .await;
+                db.close().await?;
+                outcome
+            }
+            .await;
+            admin
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .await?;
+            eprintln!("ran the PostgreSQL up/down/up check in {name}");
+            outcome
         })
         .expect("migrations run up, down and up on PostgreSQL");
     }
