@@ -2,7 +2,7 @@
 //! `first_booking_at`, `last_booking_at`) and the rules that keep them equal to the facts
 //! in `bookings`, `payments` and `refunds`. Every change to a counter goes through this
 //! module: writers call the `on_*` increments inside their transaction, and [`recompute`]
-//! is the reference they must agree with (see docs/customer-stats.md).
+//! is the reference they must agree with (see docs/ARCHITECTURE.md, "Customer counters").
 //!
 //! The average booking value is not stored: the API derives it from the two totals.
 

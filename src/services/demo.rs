@@ -17,7 +17,7 @@ use crate::entities::{
 };
 use crate::error::AppResult;
 use crate::services::audit::{self, Actor};
-use crate::services::{references, users};
+use crate::services::{customer_stats, references, users};
 
 /// Email of the demo instructor.
 pub const DEMO_INSTRUCTOR_EMAIL: &str = "instructor@reactfasttraining.co.uk";
@@ -200,6 +200,7 @@ pub async fn seed_if_empty(db: &DatabaseConnection) -> AppResult<Option<String>>
 
     let mut cert_seq = 0u32;
     let (mut n_customers, mut n_bookings, mut n_certs) = (0, 0, 0);
+    let mut customer_ids = Vec::new();
     for i in 0..50usize {
         let first = FIRST_NAMES[i % FIRST_NAMES.len()];
         let last = LAST_NAMES[(i * 7) % LAST_NAMES.len()];
@@ -363,25 +364,18 @@ pub async fn seed_if_empty(db: &DatabaseConnection) -> AppResult<Option<String>>
                 };
                 insertable(pay.into_active_model()).insert(&txn).await?;
             }
-            let before = customer.clone();
-            customer.total_bookings += 1;
-            customer.total_spent_pence += if paid { total } else { 0 };
-            customer.first_booking_at = Some(
-                customer
-                    .first_booking_at
-                    .map_or(booked_at, |f| f.min(booked_at)),
-            );
-            customer.last_booking_at = Some(
-                customer
-                    .last_booking_at
-                    .map_or(booked_at, |l| l.max(booked_at)),
-            );
-            customer.last_activity_at = customer.last_activity_at.max(booked_at);
-            customer = users::changed_columns(&before, &customer)
-                .update(&txn)
-                .await?;
+            if booked_at > customer.last_activity_at {
+                let before = customer.clone();
+                customer.last_activity_at = booked_at;
+                customer = users::changed_columns(&before, &customer)
+                    .update(&txn)
+                    .await?;
+            }
         }
+        customer_ids.push(customer.id);
     }
+    // The counters come from the facts just written, through the one rule that sets them.
+    customer_stats::recompute(&txn, &customer_ids).await?;
     let summary =
         json!({ "customers": n_customers, "bookings": n_bookings, "certificates": n_certs });
     audit::record(

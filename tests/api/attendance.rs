@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::helpers::{TestApp, error_code, error_field, uuid_of};
 
-const SHEET: &str = "query($id: UUID!) { courseSession(id: $id) { id attendees { attendeeId firstName lastName contactPhone emergencyContactName emergencyContactPhone specialRequirements medicalNotes dietaryRequirements attendance { status passedAssessment certificateEligible trainerFeedback } } } }";
+const SHEET: &str = "query($id: UUID!) { courseSession(id: $id) { id attendees { id attendeeId firstName lastName contactPhone emergencyContactName emergencyContactPhone specialRequirements medicalNotes dietaryRequirements attendance { status passedAssessment certificateEligible trainerFeedback } } } }";
 const MARK: &str = "mutation($s: UUID!, $a: UUID!, $st: AttendanceStatus!, $p: Boolean, $f: String) { markAttendance(sessionId: $s, attendeeId: $a, status: $st, passedAssessment: $p, feedback: $f) { id attendeeId status passedAssessment certificateEligible trainerFeedback } }";
 const NOTE: &str = "mutation($s: UUID!, $t: String!) { addSessionNote(sessionId: $s, text: $t) { id content author { id } } }";
 const ISSUE: &str = "mutation($s: UUID!) { issueCertificates(sessionId: $s) { id certificateNumber holderName issuedOn expiresOn status course { name } } }";
@@ -106,8 +106,10 @@ impl Day {
             .unwrap()
             .iter()
             .map(|a| {
+                // `id` is what clients' caches normalise on; the deprecated alias agrees.
+                assert_eq!(a["id"], a["attendeeId"], "attendeeId is an alias of id");
                 (
-                    uuid_of(&a["attendeeId"]),
+                    uuid_of(&a["id"]),
                     format!(
                         "{} {}",
                         a["firstName"].as_str().unwrap(),

@@ -486,3 +486,22 @@ async fn concurrent_random_writers_keep_stored_counters_equal_to_recomputed() {
     );
     assert_counters_match_facts(&world.app, &format!("seed {seed}")).await;
 }
+
+/// The demo data's customers have counters equal to their facts: the seeding goes through
+/// `customer_stats` like every other writer.
+#[tokio::test]
+async fn demo_data_counters_match_the_facts() {
+    let app = TestApp::spawn().await;
+    let seeded = rft_users::services::demo::seed_if_empty(&app.db)
+        .await
+        .unwrap();
+    assert!(seeded.is_some(), "an empty database gets demo data");
+    let customers = app
+        .all_users()
+        .await
+        .into_iter()
+        .filter(|u| u.total_bookings > 0)
+        .count();
+    assert!(customers >= 40, "demo customers have bookings: {customers}");
+    assert_counters_match_facts(&app, "after seeding demo data").await;
+}

@@ -26,7 +26,7 @@ const USER_FIELDS: &str = "id email
   certificates { id expiresOn certificateNumber }";
 
 const SHEET: &str =
-    "query($id: UUID!) { courseSession(id: $id) { attendees { attendeeId firstName lastName } } }";
+    "query($id: UUID!) { courseSession(id: $id) { attendees { id firstName lastName } } }";
 const MARK: &str = "mutation($s: UUID!, $a: UUID!) { markAttendance(sessionId: $s, attendeeId: $a, status: PRESENT, passedAssessment: true) { id } }";
 const ISSUE: &str = "mutation($s: UUID!) { issueCertificates(sessionId: $s) { id } }";
 
@@ -104,7 +104,7 @@ async fn shop() -> Shop {
     for a in attendees {
         app.gql_ok(
             MARK,
-            json!({ "s": sessions[2], "a": a["attendeeId"] }),
+            json!({ "s": sessions[2], "a": a["id"] }),
             Some(&admin),
         )
         .await;

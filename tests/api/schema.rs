@@ -104,3 +104,48 @@ async fn malformed_queries_get_bad_user_input() {
         "{body:#}"
     );
 }
+
+/// Object types that are values, not rows: they have no identity of their own, so clients'
+/// caches store them inside their parent. Every other object type stands for a row and must
+/// have an `id`, on which Apollo's InMemoryCache and urql's graphcache normalise.
+const VALUE_TYPES: &[&str] = &["AuthPayload", "PageInfo", "QueryRoot", "MutationRoot"];
+
+#[test]
+fn every_row_type_has_an_id() {
+    let sdl = rft_users::graphql::sdl();
+    let mut objects = Vec::new();
+    let mut without_id = Vec::new();
+    let mut lines = sdl.lines();
+    while let Some(line) = lines.next() {
+        let Some(rest) = line.strip_prefix("type ") else {
+            continue;
+        };
+        let name = rest.split([' ', '{']).next().unwrap().to_string();
+        // Fields sit at one tab; descriptions and arguments deeper or in quotes.
+        let mut has_id = false;
+        for field in lines.by_ref() {
+            if field == "}" {
+                break;
+            }
+            if field.starts_with("\tid: UUID!") || field.starts_with("\tid: ID!") {
+                has_id = true;
+            }
+        }
+        let wrapper = name.ends_with("Connection") || name.ends_with("Edge");
+        if !wrapper && !VALUE_TYPES.contains(&name.as_str()) {
+            objects.push(name.clone());
+            if !has_id {
+                without_id.push(name);
+            }
+        }
+    }
+    assert!(
+        objects.contains(&"SessionAttendee".to_string()) && objects.len() > 10,
+        "the SDL scan found the row types: {objects:?}"
+    );
+    assert!(
+        without_id.is_empty(),
+        "object types standing for rows without an `id: UUID!` (add one, or list the type in \
+         VALUE_TYPES if it truly is a value): {without_id:?}"
+    );
+}

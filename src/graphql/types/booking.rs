@@ -363,7 +363,12 @@ impl SessionAttendee {
 /// An attendee as the instructor sees them on the day.
 #[Object]
 impl SessionAttendee {
-    /// The attendee's id (for `markAttendance`).
+    /// The attendee's id (for `markAttendance`); clients' caches normalise on it.
+    async fn id(&self) -> Uuid {
+        self.attendee.id
+    }
+    /// The attendee's id: the same value as `id`.
+    #[graphql(deprecation = "Use `id`, on which Apollo's and urql's caches normalise.")]
     async fn attendee_id(&self) -> Uuid {
         self.attendee.id
     }
