@@ -17,10 +17,10 @@ use sha2::Sha256;
 
 use crate::app::AppState;
 use crate::db::begin_write;
-use crate::entities::enums::PaymentMethod;
+use crate::entities::enums::{BookingStatus, PaymentMethod};
 use crate::entities::{booking, payment, stripe_event};
 use crate::error::{AppError, AppResult};
-use crate::services::audit::Actor;
+use crate::services::audit::{self, Actor};
 use crate::services::payments::{self, NewPayment};
 
 /// How far a signature's timestamp may be from now.
@@ -194,6 +194,21 @@ async fn payment_succeeded(conn: &impl ConnectionTrait, intent: &Value) -> AppRe
         .is_some()
     {
         return Ok("already_recorded");
+    }
+    if b.status == BookingStatus::Cancelled {
+        // Money Stripe took for a booking we cancelled: the booking cannot take it, but the
+        // event must not be retried for days either. It is recorded for an admin to refund.
+        tracing::warn!(intent_id, booking_id = %b.id, "payment received for a cancelled booking");
+        audit::record(
+            conn,
+            &Actor::system(),
+            "stripe.payment_for_cancelled_booking",
+            "booking",
+            Some(b.id),
+            Some(json!({ "paymentIntent": intent_id, "amountPence": amount })),
+        )
+        .await?;
+        return Ok("booking_cancelled");
     }
     payments::apply_payment(
         conn,

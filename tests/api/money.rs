@@ -413,6 +413,48 @@ async fn stripe_payment_is_recorded_once_however_often_it_is_sent() {
     assert_eq!(shop.payments_of(booking).await.len(), 1);
 }
 
+/// Stripe may take money for a booking that was cancelled meanwhile. The event is answered
+/// 200 (so Stripe does not retry it for days), recorded once, no payment is booked against
+/// the cancelled booking, and an audit row tells an admin to refund it.
+#[tokio::test]
+async fn stripe_payment_for_a_cancelled_booking_is_recorded_for_a_refund_not_retried() {
+    let shop = Shop::open().await;
+    let app = &shop.app;
+    let (booking, reference, customer) = shop.booking("late@example.com", 1).await;
+    shop.gql_ok(
+        "mutation($id: UUID!) { cancelBooking(id: $id, reason: \"Changed plans\") { id } }",
+        json!({ "id": booking }),
+    )
+    .await;
+    let audits = app.count("audit_logs").await;
+    let event = payment_succeeded("evt_1Late", "pi_3Late", 15000, &reference);
+    let (status, answer) = app.stripe_event(&event).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["outcome"], "booking_cancelled", "{answer}");
+    assert!(shop.payments_of(booking).await.is_empty());
+    assert_eq!(shop.spent(customer).await, 0);
+    assert_eq!(app.count("stripe_events").await, 1);
+    assert_eq!(app.count("audit_logs").await, audits + 1);
+    let row = rft_users::entities::audit_log::Entity::find()
+        .filter(
+            rft_users::entities::audit_log::Column::Action
+                .eq("stripe.payment_for_cancelled_booking"),
+        )
+        .one(&app.db)
+        .await
+        .unwrap()
+        .expect("an audit row for the admin");
+    assert_eq!(row.entity_id, Some(booking));
+    // A retry of the same event changes nothing.
+    let (status, answer) = app.stripe_event(&event).await;
+    assert_eq!(
+        (status, &answer["outcome"]),
+        (200, &json!("duplicate")),
+        "{answer}"
+    );
+    assert_eq!(app.count("audit_logs").await, audits + 1);
+}
+
 #[tokio::test]
 async fn stripe_webhook_refuses_bad_or_stale_signatures() {
     let shop = Shop::open().await;

@@ -172,7 +172,8 @@ impl BookingMutation {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The session.")] session_id: Uuid,
-        #[graphql(desc = "The attendee (`id` of one of the session's `attendees`).")] attendee_id: Uuid,
+        #[graphql(desc = "The attendee (`id` of one of the session's `attendees`).")]
+        attendee_id: Uuid,
         #[graphql(desc = "Present, absent, late, partial or excused.")] status: AttendanceStatus,
         #[graphql(desc = "Whether they passed the assessment.")] passed_assessment: Option<bool>,
         #[graphql(desc = "Feedback from the trainer.")] feedback: Option<String>,
