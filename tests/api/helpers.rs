@@ -189,7 +189,7 @@ impl TestApp {
     /// Creates a staff user with a known password directly in the database.
     pub async fn staff(&self, role: Role, email: &str) -> (user::Model, String) {
         let password = format!("pw-{}", random_token(12));
-        let (email, _) = bootstrap::create_or_reset_admin(
+        let ready = bootstrap::create_or_reset_admin(
             &self.db,
             email,
             Some(&Secret::new(password.clone())),
@@ -198,7 +198,7 @@ impl TestApp {
         )
         .await
         .expect("staff user");
-        let mut u = users::find_by_email(&self.db, &email)
+        let mut u = users::find_by_email(&self.db, &ready.email)
             .await
             .unwrap()
             .unwrap();
