@@ -231,6 +231,7 @@ impl Server {
             .env("RFT_ADMIN_PASSWORD", admin_password)
             .env("RFT_LOGIN_RATE_PER_MINUTE", "1000")
             .env("RUST_LOG", "warn")
+            .env("RFT_METRICS_BIND", "127.0.0.1:0")
             .stdout(Stdio::null())
             .spawn()?;
         Ok(Self {

@@ -3,6 +3,7 @@
 
 use std::{future::IntoFuture, net::SocketAddr, sync::Arc, time::Duration};
 
+use anyhow::Context;
 use axum::{
     Router,
     extract::{DefaultBodyLimit, State},
@@ -15,7 +16,6 @@ use tower_http::{
     cors::{AllowOrigin, CorsLayer},
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     timeout::TimeoutLayer,
-    trace::TraceLayer,
 };
 
 use crate::auth::{jwt::JwtKeys, rate_limit::CredentialLimiter};
@@ -53,7 +53,8 @@ pub(crate) struct Shared {
     pub(crate) persisted_queries: Arc<PersistedQueries>,
 }
 
-/// The HTTP routes: `/graphql` (GraphiQL on GET, GraphQL on POST) and `/healthz`.
+/// The HTTP routes: `/graphql` (GraphiQL on GET, GraphQL on POST), `/webhooks/stripe` and
+/// `/healthz`. Never `/metrics`: that has a listener of its own ([`crate::telemetry::router`]).
 pub fn build_router(state: AppState) -> Router {
     let schema = build_schema(state.clone());
     let cors = cors_layer(&state.config.cors_origins);
@@ -70,6 +71,7 @@ pub fn build_router(state: AppState) -> Router {
         })
         .merge(webhooks)
         .merge(crate::graphiql::routes())
+        .route_layer(axum::middleware::from_fn(crate::telemetry::mark_route))
         .layer(DefaultBodyLimit::max(1024 * 1024))
         .layer(cors)
         .layer(TimeoutLayer::with_status_code(
@@ -77,7 +79,7 @@ pub fn build_router(state: AppState) -> Router {
             Duration::from_secs(30),
         ))
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn(crate::telemetry::track))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
 
@@ -118,28 +120,50 @@ async fn healthz(State(shared): State<Shared>) -> StatusCode {
 /// A bound, ready-to-run server.
 pub struct Application {
     listener: tokio::net::TcpListener,
+    /// The `/metrics` listener, when `metrics_bind` is set.
+    metrics_listener: Option<tokio::net::TcpListener>,
     router: Router,
     pub state: AppState,
 }
 
 impl Application {
-    /// Connects, migrates, and binds `bind` (port 0 picks a free port).
+    /// Connects, migrates, and binds `bind` (port 0 picks a free port). Each error names
+    /// the setting or address it is about.
     pub async fn build(config: AppConfig, bind: SocketAddr) -> anyhow::Result<Self> {
-        let db = crate::db::connect(&config.database_url, config.db_pool_size).await?;
-        crate::db::migrate(&db).await?;
+        let database = crate::config::describe_database(&config.database_url);
+        let db = crate::db::connect(&config.database_url, config.db_pool_size)
+            .await
+            .with_context(|| format!("DATABASE_URL: cannot open the database {database}"))?;
+        crate::db::migrate(&db)
+            .await
+            .with_context(|| format!("cannot migrate the database {database}"))?;
         Self::with_database(db, config, bind).await
     }
 
-    /// Binds over an already migrated database.
+    /// Binds over an already migrated database: `bind`, and `metrics_bind` when it is set
+    /// (installing the process-wide metrics recorder).
     pub async fn with_database(
         db: DatabaseConnection,
         config: AppConfig,
         bind: SocketAddr,
     ) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(bind)
+            .await
+            .with_context(|| format!("cannot bind {bind} (RFT_BIND)"))?;
+        let metrics_listener = match config.metrics_bind {
+            Some(addr) => {
+                crate::telemetry::install()?;
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot bind {addr} (RFT_METRICS_BIND)"))?;
+                Some(listener)
+            }
+            None => None,
+        };
         let state = AppState::new(db, config);
-        let listener = tokio::net::TcpListener::bind(bind).await?;
         Ok(Self {
             listener,
+            metrics_listener,
             router: build_router(state.clone()),
             state,
         })
@@ -148,6 +172,13 @@ impl Application {
     /// The address actually bound.
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The address `/metrics` is served on, if anywhere.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     /// Serves until Ctrl-C or SIGTERM.
@@ -164,6 +195,15 @@ impl Application {
         stop: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let grace = self.state.config.shutdown_grace;
+        // Scrapes end with the service: the task is aborted once the main server stops.
+        let metrics = self.metrics_listener.map(|listener| {
+            let router = crate::telemetry::router(self.state.db.clone());
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, router).await {
+                    tracing::warn!(error = %e, "the metrics listener stopped");
+                }
+            })
+        });
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let server = axum::serve(
             self.listener,
@@ -189,6 +229,9 @@ impl Application {
                 Ok(())
             }
         };
+        if let Some(metrics) = metrics {
+            metrics.abort();
+        }
         if let Err(e) = self.state.db.close_by_ref().await {
             tracing::warn!(error = %e, "closing the database pool");
         }

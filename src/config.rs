@@ -54,6 +54,35 @@ pub struct Cli {
     /// Options for `serve`, which runs when no subcommand is given.
     #[command(flatten)]
     pub serve: ServeArgs,
+    /// Log format: `text` (human-readable) or `json` (one object per line).
+    #[arg(long, env = "RFT_LOG_FORMAT", default_value = "text", global = true)]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Where Prometheus metrics are served: an address of its own, or nowhere (`off`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricsBind(pub Option<SocketAddr>);
+
+impl FromStr for MetricsBind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s.is_empty() || s.eq_ignore_ascii_case("off") {
+            return Ok(Self(None));
+        }
+        s.parse()
+            .map(|addr| Self(Some(addr)))
+            .map_err(|_| format!("invalid socket address {s:?} (use host:port, or off)"))
+    }
 }
 
 /// The subcommands.
@@ -123,8 +152,16 @@ impl DbArgs {
             ),
         };
         if let Some(dir) = sqlite_file(&url).as_deref().and_then(file_dir) {
+            let from = if self.database_url.is_some() {
+                "DATABASE_URL"
+            } else {
+                "RFT_DATA_DIR"
+            };
             std::fs::create_dir_all(dir).with_context(|| {
-                format!("cannot create the database directory {}", dir.display())
+                format!(
+                    "{from}: cannot create the database directory {}",
+                    dir.display()
+                )
             })?;
         }
         Ok(url)
@@ -162,6 +199,28 @@ pub fn sqlite_file(url: &str) -> Option<PathBuf> {
     Some(options.get_filename().to_path_buf())
 }
 
+/// The database a URL names, for error messages: the SQLite file, or the PostgreSQL user,
+/// host and database (never the password).
+pub fn describe_database(url: &str) -> String {
+    use sea_orm::sqlx::postgres::PgConnectOptions;
+    if is_sqlite(url) {
+        return match sqlite_file(url) {
+            Some(file) => file.display().to_string(),
+            None => "in memory".into(),
+        };
+    }
+    match PgConnectOptions::from_str(url) {
+        Ok(o) => format!(
+            "postgres://{}@{}:{}/{}",
+            o.get_username(),
+            o.get_host(),
+            o.get_port(),
+            o.get_database().unwrap_or_default()
+        ),
+        Err(_) => "(the URL does not parse)".into(),
+    }
+}
+
 /// The directory a file is in, unless that is the working directory.
 fn file_dir(file: &std::path::Path) -> Option<&std::path::Path> {
     file.parent().filter(|dir| !dir.as_os_str().is_empty())
@@ -175,6 +234,10 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "RFT_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
+    /// Address of the Prometheus `GET /metrics` listener, kept apart from `--bind` so it is
+    /// never public by accident; `off` turns it off.
+    #[arg(long, env = "RFT_METRICS_BIND", default_value = "127.0.0.1:9464")]
+    pub metrics_bind: MetricsBind,
     /// HS256 signing secret for access tokens, at least 32 bytes. On SQLite it is generated
     /// once and kept in `jwt-secret` beside the database file; required on PostgreSQL.
     #[arg(long, env = "RFT_JWT_SECRET", hide_env_values = true)]
@@ -263,6 +326,8 @@ pub struct AppConfig {
     pub introspection: bool,
     /// How long in-flight requests get to finish on shutdown.
     pub shutdown_grace: Duration,
+    /// Where `GET /metrics` is served; `None` serves no metrics.
+    pub metrics_bind: Option<SocketAddr>,
 }
 
 /// Token issuer, checked on every access token.
@@ -271,7 +336,8 @@ pub const JWT_ISSUER: &str = "rft-users";
 pub const JWT_AUDIENCE: &str = "rft-users-api";
 
 impl AppConfig {
-    /// Sensible defaults around a database URL and secret (used by tests and tools).
+    /// Sensible defaults around a database URL and secret (used by tests and tools); no
+    /// metrics listener.
     pub fn new(database_url: impl Into<String>, jwt_secret: Secret) -> Self {
         Self {
             database_url: database_url.into(),
@@ -286,6 +352,7 @@ impl AppConfig {
             max_batch: 10,
             introspection: true,
             shutdown_grace: Duration::from_secs(10),
+            metrics_bind: None,
         }
     }
 
@@ -306,6 +373,7 @@ impl AppConfig {
             max_batch: args.max_batch.max(1),
             introspection: args.introspection,
             shutdown_grace: Duration::from_secs(args.shutdown_grace_seconds),
+            metrics_bind: args.metrics_bind.0,
         })
     }
 }
@@ -337,7 +405,7 @@ fn resolve_jwt_secret(args: &ServeArgs, database_url: &str) -> anyhow::Result<Se
     }
     let generated = crate::auth::tokens::random_token(48);
     write_private_file(&path, &generated)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+        .with_context(|| format!("cannot write the JWT secret to {}", path.display()))?;
     tracing::info!(path = %path.display(), "generated a JWT signing secret");
     Ok(Secret::new(generated))
 }

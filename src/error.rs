@@ -161,7 +161,10 @@ impl<E: Into<AppError> + std::error::Error> From<TransactionError<E>> for AppErr
 impl ErrorExtensions for AppError {
     fn extend(&self) -> async_graphql::Error {
         match self {
-            Self::Internal(cause) => tracing::error!(error = ?cause, "internal error"),
+            // The cause's chain on one line (its Debug form spans many).
+            Self::Internal(cause) => {
+                tracing::error!(error = %format!("{cause:#}"), "internal error")
+            }
             Self::Unavailable(cause) => tracing::warn!(error = %cause, "database unavailable"),
             _ => {}
         }

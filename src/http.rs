@@ -11,8 +11,10 @@
 //! - A database outage answers 503 with `SERVICE_UNAVAILABLE`, never `UNAUTHENTICATED`.
 //!   Broken pooled connections are closed, and a read-only operation that met one is run
 //!   once more; a mutation is never run again.
+//! - Each operation is counted by name and outcome, and the request's log line gets the
+//!   operation names and the caller's user id (`src/telemetry.rs`).
 
-use std::{net::SocketAddr, num::NonZeroUsize, sync::Mutex};
+use std::{net::SocketAddr, num::NonZeroUsize, sync::Mutex, time::Instant};
 
 use async_graphql::{
     Request, Response, ServerError, Variables,
@@ -33,6 +35,7 @@ use crate::auth::{Caller, RequestContext, RequestMeta};
 use crate::error::{AppError, PERSISTED_QUERY_NOT_FOUND, SERVICE_UNAVAILABLE, normalise_errors};
 use crate::graphql::loaders;
 use crate::services::sessions;
+use crate::telemetry::{self, GraphqlSeen};
 
 /// Parsed documents kept for Apollo's automatic persisted queries.
 pub const PERSISTED_QUERY_CACHE_ENTRIES: usize = 1024;
@@ -147,16 +150,30 @@ async fn run(
     input: Input<'_>,
 ) -> HttpResponse {
     let state = &shared.state;
+    let started = Instant::now();
     let caller = match caller(state, headers).await {
         Ok(caller) => caller,
         Err(e) => {
             tracing::warn!(error = %e, "could not check the access token");
-            return refusal(
+            // None of the operations ran: each is counted as unavailable.
+            let mut seen = GraphqlSeen::default();
+            for request in &requests {
+                let name = telemetry::operation_name(request.operation_name.as_deref());
+                telemetry::record_operation(&name, SERVICE_UNAVAILABLE, started.elapsed());
+                seen.operations.push(name);
+            }
+            let mut answer = refusal(
                 StatusCode::SERVICE_UNAVAILABLE,
                 SERVICE_UNAVAILABLE,
                 &e.to_string(),
             );
+            answer.extensions_mut().insert(seen);
+            return answer;
         }
+    };
+    let user_id = match &caller {
+        Caller::User(p) => Some(p.user_id),
+        _ => None,
     };
     let context = RequestContext::new(
         caller,
@@ -170,18 +187,39 @@ async fn run(
     );
     let mut status = StatusCode::OK;
     let mut responses = Vec::with_capacity(requests.len());
+    let mut seen = GraphqlSeen {
+        operations: Vec::with_capacity(requests.len()),
+        user_id,
+    };
     for (i, request) in requests.into_iter().enumerate() {
-        let (mut response, code) = execute(shared, &context, request, &input.method).await;
+        let started = Instant::now();
+        let (mut response, code, name) = execute(shared, &context, request, &input.method).await;
         if code == StatusCode::OK && has_code(&response, SERVICE_UNAVAILABLE) {
             response = retry_read(shared, &context, &input, i, response).await;
         }
+        let name = telemetry::operation_name(name.as_deref());
+        telemetry::record_operation(&name, outcome(&response), started.elapsed());
+        seen.operations.push(name);
         status = worse(status, code);
         if has_code(&response, SERVICE_UNAVAILABLE) {
             status = StatusCode::SERVICE_UNAVAILABLE;
         }
         responses.push(response);
     }
-    respond(status, responses, batched)
+    let mut answer = respond(status, responses, batched);
+    answer.extensions_mut().insert(seen);
+    answer
+}
+
+/// `ok`, or the code of the response's first error.
+fn outcome(response: &Response) -> &str {
+    let Some(first) = response.errors.first() else {
+        return "ok";
+    };
+    match first.extensions.as_ref().and_then(|ext| ext.get("code")) {
+        Some(async_graphql::Value::String(code)) => code,
+        _ => "UNKNOWN",
+    }
 }
 
 /// After a connection-level failure: closes the pool's broken connections, so the next
@@ -198,7 +236,7 @@ async fn retry_read(
     let Some(request) = (input.again)(index) else {
         return failed;
     };
-    let (request, read_only) = match prepare(shared, request, &input.method) {
+    let (request, read_only, _) = match prepare(shared, request, &input.method) {
         Ok(prepared) => prepared,
         Err(_) => return failed,
     };
@@ -213,16 +251,24 @@ async fn retry_read(
 }
 
 /// Prepares and runs one operation; the status is not OK only when it was refused before
-/// running.
+/// running. Also returns the operation's name, if it has one.
 async fn execute(
     shared: &Shared,
     context: &RequestContext,
     request: Request,
     method: &Method,
-) -> (Response, StatusCode) {
+) -> (Response, StatusCode, Option<String>) {
+    let requested = request.operation_name.clone();
     match prepare(shared, request, method) {
-        Ok((request, _)) => (run_prepared(shared, context, request).await, StatusCode::OK),
-        Err(refused) => refused.into_response_and_status(),
+        Ok((request, _, name)) => (
+            run_prepared(shared, context, request).await,
+            StatusCode::OK,
+            name,
+        ),
+        Err(refused) => {
+            let (response, status) = refused.into_response_and_status();
+            (response, status, requested)
+        }
     }
 }
 
@@ -265,12 +311,12 @@ impl Refused {
 }
 
 /// Resolves a persisted query and parses the document once (async-graphql reuses it), to
-/// learn whether the operation only reads.
+/// learn whether the operation only reads, and its name.
 fn prepare(
     shared: &Shared,
     mut request: Request,
     method: &Method,
-) -> Result<(Request, bool), Refused> {
+) -> Result<(Request, bool, Option<String>), Refused> {
     let document = match request.extensions.remove("persistedQuery") {
         Some(extension) => Some(persisted(
             &shared.persisted_queries,
@@ -288,15 +334,33 @@ fn prepare(
             Ok(doc) => doc,
             // Execution reports the syntax error; a document that does not parse changes
             // nothing.
-            Err(_) => return Ok((request, true)),
+            Err(_) => {
+                let name = request.operation_name.clone();
+                return Ok((request, true, name));
+            }
         },
     };
     let mutation = is_mutation(&document, request.operation_name.as_deref());
     if mutation && method == Method::GET {
         return Err(Refused::MutationOverGet);
     }
+    let name = operation_name(&document, request.operation_name.as_deref());
     request.set_parsed_query(document);
-    Ok((request, !mutation))
+    Ok((request, !mutation, name))
+}
+
+/// The name of the operation that will run: the one asked for, or the document's only
+/// operation's (an anonymous operation has none).
+fn operation_name(doc: &ExecutableDocument, requested: Option<&str>) -> Option<String> {
+    if let Some(name) = requested {
+        return Some(name.to_string());
+    }
+    match &doc.operations {
+        DocumentOperations::Multiple(ops) if ops.len() == 1 => {
+            ops.keys().next().map(|name| name.to_string())
+        }
+        _ => None,
+    }
 }
 
 /// Apollo's `persistedQuery` extension: `{ version: 1, sha256Hash }`.

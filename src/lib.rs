@@ -12,4 +12,5 @@ pub mod graphql;
 pub mod http;
 pub mod money;
 pub mod services;
+pub mod telemetry;
 pub mod webhooks;

@@ -1,37 +1,54 @@
 //! The `rft-users` binary: parse configuration, start tracing, run a subcommand.
 
-use anyhow::Context;
-use clap::Parser;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
 use migration::{Migrator, MigratorTrait};
 use rft_users::{
     app::Application,
-    config::{AppConfig, Cli, Command, CreateAdminArgs, DbArgs, MigrateAction, ServeArgs},
-    db, graphql,
+    config::{
+        AppConfig, Cli, Command, CreateAdminArgs, DbArgs, LogFormat, MigrateAction, ServeArgs,
+    },
+    db,
+    error::AppError,
+    graphql,
     services::{audit::Actor, bootstrap, customer_stats, demo},
+    telemetry,
 };
-use tracing_subscriber::EnvFilter;
 
 // GraphQL execution allocates many small, short-lived objects across threads; mimalloc
 // handles that far better than the system allocator (see the README's benchmark notes).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// A configuration or start-up error is one line on stderr, naming the variable, path or
+/// address it is about (`rft-users: RFT_METRICS_BIND (--metrics-bind): …`), and exit 1.
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
-        )
-        .init();
-    let cli = Cli::parse();
+async fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return bad_argument(e),
+    };
+    telemetry::init_logs(cli.log_format);
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rft-users: {}", error_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let console = Console(cli.log_format);
     match cli.command {
-        None => serve(cli.serve).await,
-        Some(Command::Serve(args)) => serve(args).await,
+        None => serve(cli.serve, console).await,
+        Some(Command::Serve(args)) => serve(args, console).await,
         Some(Command::Migrate {
             db: db_args,
             action,
         }) => {
-            let db = db::connect(&db_args.resolve_url()?, 2).await?;
+            let db = open(&db_args).await?;
             match action {
                 MigrateAction::Up => Migrator::up(&db, None).await?,
                 MigrateAction::Down { steps } => Migrator::down(&db, Some(steps)).await?,
@@ -48,10 +65,139 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
+/// Messages for the operator at the console: stdout with text logs; stderr with JSON logs,
+/// so that stdout holds only JSON lines.
+#[derive(Clone, Copy)]
+struct Console(LogFormat);
+
+impl Console {
+    fn say(self, message: &str) {
+        match self.0 {
+            LogFormat::Text => println!("{message}"),
+            LogFormat::Json => eprintln!("{message}"),
+        }
+    }
+}
+
+/// An argument or environment variable clap refused: one line naming both. Help, version
+/// and usage errors are clap's own.
+fn bad_argument(e: clap::Error) -> ExitCode {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(
+        e.kind(),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation
+    ) {
+        e.exit();
+    }
+    let text = |kind| match e.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    // "--metrics-bind <METRICS_BIND>"
+    let flag = text(ContextKind::InvalidArg).unwrap_or_default();
+    let long = flag
+        .trim_start_matches('-')
+        .split([' ', '='])
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let arg = find_arg(&Cli::command(), &long);
+    let name = match arg.as_ref().and_then(|(env, _)| env.clone()) {
+        Some(env) => format!("{env} (--{long})"),
+        None => format!("--{long}"),
+    };
+    let hidden = arg.is_some_and(|(_, hidden)| hidden);
+    let value = text(ContextKind::InvalidValue)
+        .filter(|_| !hidden)
+        .map(|v| format!(" {v:?}"))
+        .unwrap_or_default();
+    let reason = match (
+        std::error::Error::source(&e),
+        e.get(ContextKind::ValidValue),
+    ) {
+        (Some(source), _) => format!(": {source}"),
+        (None, Some(ContextValue::Strings(valid))) => format!(" (expected {})", valid.join(" or ")),
+        _ => String::new(),
+    };
+    let message = if reason.contains(&value.trim().to_string()) && !value.is_empty() {
+        format!("{name}{reason}")
+    } else {
+        format!("{name}: invalid value{value}{reason}")
+    };
+    eprintln!("rft-users: {}", one_line(&message));
+    ExitCode::from(2)
+}
+
+/// The environment variable of the argument `--long`, and whether its value is secret.
+fn find_arg(command: &clap::Command, long: &str) -> Option<(Option<String>, bool)> {
+    command
+        .get_arguments()
+        .find(|a| a.get_long() == Some(long))
+        .map(|a| {
+            let env = a.get_env().map(|v| v.to_string_lossy().into_owned());
+            (env, a.is_hide_env_values_set())
+        })
+        .or_else(|| {
+            command
+                .get_subcommands()
+                .find_map(|sub| find_arg(sub, long))
+        })
+}
+
+/// An error and its causes on one line, each cause once (sqlx repeats its cause in its own
+/// message).
+fn error_line(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !parts.last().is_some_and(|last| last.contains(&text)) {
+            parts.push(text);
+        }
+    }
+    one_line(&parts.join(": "))
+}
+
+/// Joins a multi-line message into one line.
+fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Opens the database of a maintenance command, naming it on failure.
+async fn open(db_args: &DbArgs) -> anyhow::Result<sea_orm::DatabaseConnection> {
+    use anyhow::Context;
+    let url = db_args.resolve_url()?;
+    db::connect(&url, 2).await.with_context(|| {
+        format!(
+            "DATABASE_URL: cannot open the database {}",
+            rft_users::config::describe_database(&url)
+        )
+    })
+}
+
+/// An error from a service, for an operator: the cause of an internal one, and the
+/// variable behind a refused bootstrap email or password.
+fn describe(e: &AppError) -> String {
+    match e {
+        AppError::Internal(cause) | AppError::Unavailable(cause) => format!("{cause:#}"),
+        AppError::BadUserInput { field, message } if field == "email" => {
+            format!("RFT_ADMIN_EMAIL: {message}")
+        }
+        AppError::BadUserInput { field, message } if field == "password" => {
+            format!("RFT_ADMIN_PASSWORD: {message}")
+        }
+        other => other.to_string(),
+    }
+}
+
 /// `verify-stats [--fix]`: prints each customer whose counters differ (id and fields only),
 /// and exits 1 when any differ, unless `--fix` repaired them.
 async fn verify_stats(db_args: &DbArgs, fix: bool) -> anyhow::Result<()> {
-    let db = db::connect(&db_args.resolve_url()?, 2).await?;
+    let db = open(db_args).await?;
     let found = if fix {
         customer_stats::repair(&db, &Actor::system()).await
     } else {
@@ -81,43 +227,52 @@ async fn verify_stats(db_args: &DbArgs, fix: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+async fn serve(args: ServeArgs, console: Console) -> anyhow::Result<()> {
     let config = AppConfig::from_serve_args(&args)?;
-    let app = Application::build(config, args.bind)
-        .await
-        .context("could not start")?;
+    let app = Application::build(config, args.bind).await?;
     let db = &app.state.db;
     match bootstrap::ensure_admin(db, &args.admin_email, args.admin_password.as_ref()).await {
         Ok(bootstrap::AdminOutcome::Created {
-            email,
+            user_id,
             generated_password,
         }) => {
-            println!("Created the bootstrap admin: {email}");
+            console.say(&format!(
+                "Created the bootstrap admin {user_id}: log in with RFT_ADMIN_EMAIL \
+                 (default admin@reactfasttraining.co.uk)"
+            ));
             if let Some(password) = generated_password {
-                println!("  password (shown once, change it after logging in): {password}");
+                console.say(&format!(
+                    "  password (shown once, change it after logging in): {password}"
+                ));
             }
         }
         Ok(bootstrap::AdminOutcome::Existing) => {}
-        Err(e) => anyhow::bail!("could not create the bootstrap admin: {e}"),
+        Err(e) => anyhow::bail!("could not create the bootstrap admin: {}", describe(&e)),
     }
     if !args.no_demo_data {
         match demo::seed_if_empty(db).await {
-            Ok(Some(summary)) => println!("{summary}"),
+            Ok(Some(summary)) => console.say(&summary.to_string()),
             Ok(None) => {}
-            Err(e) => anyhow::bail!("could not seed demo data: {e}"),
+            Err(e) => anyhow::bail!("could not seed demo data: {}", describe(&e)),
         }
     }
     let addr = app.local_addr()?;
-    println!("rft-users is listening: GraphiQL at http://{addr}/graphql");
-    tracing::info!(%addr, "serving");
+    console.say(&format!(
+        "rft-users is listening: GraphiQL at http://{addr}/graphql"
+    ));
+    let metrics = app.metrics_addr();
+    if let Some(metrics) = metrics {
+        console.say(&format!("Prometheus metrics at http://{metrics}/metrics"));
+    }
+    tracing::info!(%addr, metrics = metrics.map(tracing::field::display), "serving");
     app.run_until_stopped().await?;
     Ok(())
 }
 
 async fn create_admin(args: CreateAdminArgs) -> anyhow::Result<()> {
-    let db = db::connect(&args.db.resolve_url()?, 2).await?;
+    let db = open(&args.db).await?;
     db::migrate(&db).await?;
-    let (email, generated) = bootstrap::create_or_reset_admin(
+    let ready = bootstrap::create_or_reset_admin(
         &db,
         &args.email,
         args.password.as_ref(),
@@ -125,9 +280,10 @@ async fn create_admin(args: CreateAdminArgs) -> anyhow::Result<()> {
         &args.last_name,
     )
     .await
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
-    println!("Admin ready: {email}");
-    if let Some(password) = generated {
+    .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+    // An interactive command: the operator typed the email, so it is shown back.
+    println!("Admin ready: {} ({})", ready.email, ready.user_id);
+    if let Some(password) = ready.generated_password {
         println!("  password (shown once): {password}");
     }
     Ok(())

@@ -103,6 +103,7 @@ fn mask(name: &str, value: Json) -> Json {
 }
 
 /// Writes one audit row.
+#[tracing::instrument(level = "debug", skip_all, fields(%action, entity_id = entity_id.map(tracing::field::display)))]
 pub async fn record(
     conn: &impl ConnectionTrait,
     actor: &Actor,

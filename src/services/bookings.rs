@@ -283,7 +283,7 @@ async fn enrich(
 }
 
 /// `createBooking`, in one transaction.
-#[tracing::instrument(skip_all, fields(actor_id = actor.id.map(tracing::field::display), session_id = %input.session_id, places = input.attendees.len()))]
+#[tracing::instrument(skip_all, fields(actor_id = actor.id.map(tracing::field::display), session_id = %input.session_id, places = input.attendees.len(), booking_id = tracing::field::Empty, user_id = tracing::field::Empty))]
 pub async fn create(
     db: &DatabaseConnection,
     actor: &Actor,
@@ -302,6 +302,7 @@ pub async fn create(
         .await?
         .ok_or(AppError::NotFound("course"))?;
     let (customer, created) = find_or_create_customer(&txn, &b, actor, now).await?;
+    tracing::Span::current().record("user_id", tracing::field::display(customer.id));
     let filled = if created {
         Vec::new()
     } else {
@@ -342,6 +343,7 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
+    tracing::Span::current().record("booking_id", tracing::field::display(booking.id));
     let booking = booking.into_active_model().reset_all().insert(&txn).await?;
     let mut rows = Vec::with_capacity(b.attendees.len());
     for (first, last, email) in &b.attendees {

@@ -2,6 +2,7 @@
 
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, DatabaseConnection, IntoActiveModel, Set};
+use uuid::Uuid;
 
 use crate::auth::password;
 use crate::config::Secret;
@@ -18,9 +19,18 @@ pub enum AdminOutcome {
     /// Created an admin. `generated_password` is set when the password was generated, and
     /// must be shown to the operator once.
     Created {
-        email: String,
+        user_id: Uuid,
         generated_password: Option<String>,
     },
+}
+
+/// An admin made ready by [`create_or_reset_admin`].
+pub struct AdminReady {
+    pub user_id: Uuid,
+    /// The email, normalised.
+    pub email: String,
+    /// Set when the password was generated: show it to the operator once.
+    pub generated_password: Option<String>,
 }
 
 /// Creates the bootstrap admin when no admin exists.
@@ -33,23 +43,24 @@ pub async fn ensure_admin(
     if users::count_admins(db).await? > 0 {
         return Ok(AdminOutcome::Existing);
     }
-    let (email, generated) = create_or_reset_admin(db, email, password, "Admin", "User").await?;
+    let ready = create_or_reset_admin(db, email, password, "Admin", "User").await?;
+    tracing::info!(user_id = %ready.user_id, "created the bootstrap admin");
     Ok(AdminOutcome::Created {
-        email,
-        generated_password: generated,
+        user_id: ready.user_id,
+        generated_password: ready.generated_password,
     })
 }
 
 /// Creates an admin, or makes an existing user with that email an active admin with the
-/// given password. Returns the email and, if generated, the password.
-#[tracing::instrument(skip_all)]
+/// given password.
+#[tracing::instrument(skip_all, fields(user_id = tracing::field::Empty))]
 pub async fn create_or_reset_admin(
     db: &DatabaseConnection,
     email: &str,
     password: Option<&Secret>,
     first_name: &str,
     last_name: &str,
-) -> AppResult<(String, Option<String>)> {
+) -> AppResult<AdminReady> {
     let email = validate::email("email", email)?;
     let (plain, generated) = match password {
         Some(p) => (p.expose().to_string(), None),
@@ -63,7 +74,7 @@ pub async fn create_or_reset_admin(
     let now = Utc::now();
     let txn = begin_write(db).await?;
     let actor = Actor::system();
-    match users::find_by_email(&txn, &email).await? {
+    let user_id = match users::find_by_email(&txn, &email).await? {
         Some(existing) => {
             let mut am = existing.clone().into_active_model();
             am.role = Set(Role::Admin);
@@ -85,6 +96,7 @@ pub async fn create_or_reset_admin(
                 Some(changes),
             )
             .await?;
+            updated.id
         }
         None => {
             let mut m = users::blank(email.clone(), first_name.into(), last_name.into(), now);
@@ -103,8 +115,14 @@ pub async fn create_or_reset_admin(
                 Some(changes),
             )
             .await?;
+            created.id
         }
-    }
+    };
+    tracing::Span::current().record("user_id", tracing::field::display(user_id));
     txn.commit().await.map_err(AppError::from)?;
-    Ok((email, generated))
+    Ok(AdminReady {
+        user_id,
+        email,
+        generated_password: generated,
+    })
 }

@@ -268,7 +268,7 @@ pub async fn sessions(
 }
 
 /// `createCourse`.
-#[tracing::instrument(skip_all, fields(actor_id = actor.id.map(tracing::field::display)))]
+#[tracing::instrument(skip_all, fields(actor_id = actor.id.map(tracing::field::display), course_id = tracing::field::Empty))]
 pub async fn create_course(
     db: &DatabaseConnection,
     actor: &Actor,
@@ -294,6 +294,7 @@ pub async fn create_course(
         created_at: now,
         updated_at: now,
     };
+    tracing::Span::current().record("course_id", tracing::field::display(m.id));
     let txn = begin_write(db).await?;
     let created = insert_audited(&txn, actor, "course", m.into_active_model(), |c| c.id)
         .await
@@ -369,7 +370,7 @@ fn facilities_json(v: Option<Vec<String>>) -> AppResult<Option<serde_json::Value
 }
 
 /// `createVenue`.
-#[tracing::instrument(skip_all, fields(actor_id = actor.id.map(tracing::field::display)))]
+#[tracing::instrument(skip_all, fields(actor_id = actor.id.map(tracing::field::display), venue_id = tracing::field::Empty))]
 pub async fn create_venue(
     db: &DatabaseConnection,
     actor: &Actor,
@@ -393,6 +394,7 @@ pub async fn create_venue(
         created_at: now,
         updated_at: now,
     };
+    tracing::Span::current().record("venue_id", tracing::field::display(m.id));
     let txn = begin_write(db).await?;
     let created = insert_audited(&txn, actor, "venue", m.into_active_model(), |v| v.id)
         .await
@@ -492,7 +494,7 @@ fn check_times(starts_at: DateTime<Utc>, ends_at: DateTime<Utc>) -> AppResult<()
 }
 
 /// `createCourseSession`.
-#[tracing::instrument(skip_all, fields(actor_id = actor.id.map(tracing::field::display), course_id = %input.course_id, venue_id = %input.venue_id))]
+#[tracing::instrument(skip_all, fields(actor_id = actor.id.map(tracing::field::display), course_id = %input.course_id, venue_id = %input.venue_id, session_id = tracing::field::Empty))]
 pub async fn create_session(
     db: &DatabaseConnection,
     actor: &Actor,
@@ -536,6 +538,7 @@ pub async fn create_session(
         created_at: now,
         updated_at: now,
     };
+    tracing::Span::current().record("session_id", tracing::field::display(m.id));
     let created = insert_audited(&txn, actor, "course_session", m.into_active_model(), |s| {
         s.id
     })

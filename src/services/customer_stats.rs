@@ -109,7 +109,7 @@ impl StatsMismatch {
 
 /// A booking was made at `now`: one more booking, first/last booking times widened to
 /// include `now`, activity and `customer_since` brought up to date.
-#[tracing::instrument(skip(conn))]
+#[tracing::instrument(skip_all, fields(%user_id))]
 pub async fn on_booking_created(
     conn: &impl ConnectionTrait,
     user_id: Uuid,
@@ -155,7 +155,7 @@ pub async fn on_booking_created(
 
 /// A live booking was cancelled: one booking fewer. First and last booking times stay,
 /// since they record when the customer booked, not what became of it.
-#[tracing::instrument(skip(conn))]
+#[tracing::instrument(skip_all, fields(%user_id))]
 pub async fn on_booking_cancelled(conn: &impl ConnectionTrait, user_id: Uuid) -> AppResult<()> {
     user::Entity::update_many()
         .col_expr(
@@ -169,7 +169,7 @@ pub async fn on_booking_cancelled(conn: &impl ConnectionTrait, user_id: Uuid) ->
 }
 
 /// A payment of `amount_pence` succeeded: the customer's spend rises by it.
-#[tracing::instrument(skip(conn))]
+#[tracing::instrument(skip_all, fields(%user_id))]
 pub async fn on_payment_completed(
     conn: &impl ConnectionTrait,
     user_id: Uuid,
@@ -180,7 +180,7 @@ pub async fn on_payment_completed(
 }
 
 /// A refund of `amount_pence` was completed: the customer's spend falls by it.
-#[tracing::instrument(skip(conn))]
+#[tracing::instrument(skip_all, fields(%user_id))]
 pub async fn on_refund_completed(
     conn: &impl ConnectionTrait,
     user_id: Uuid,
@@ -356,7 +356,7 @@ fn mismatches(rows: Vec<(Uuid, Counters, Counters)>) -> Vec<StatsMismatch> {
 }
 
 /// The counters [`recompute`] would set for each of `user_ids` that exists, by id.
-#[tracing::instrument(skip(conn, user_ids), fields(users = user_ids.len()))]
+#[tracing::instrument(skip_all, fields(users = user_ids.len()))]
 pub async fn expected(
     conn: &impl ConnectionTrait,
     user_ids: &[Uuid],
@@ -371,7 +371,7 @@ pub async fn expected(
 }
 
 /// Every user in `user_ids` whose stored counters differ from the facts.
-#[tracing::instrument(skip(conn, user_ids), fields(users = user_ids.len()))]
+#[tracing::instrument(skip_all, fields(users = user_ids.len()))]
 pub async fn diff_of(
     conn: &impl ConnectionTrait,
     user_ids: &[Uuid],
@@ -385,7 +385,7 @@ pub async fn diff_of(
 
 /// Every user whose stored counters differ from the facts, by id, reading [`BATCH`] users
 /// per statement.
-#[tracing::instrument(skip(conn))]
+#[tracing::instrument(skip_all)]
 pub async fn diff(conn: &impl ConnectionTrait) -> AppResult<Vec<StatsMismatch>> {
     let mut out = Vec::new();
     let mut after = None;
@@ -408,7 +408,7 @@ pub async fn diff(conn: &impl ConnectionTrait) -> AppResult<Vec<StatsMismatch>> 
 /// statement set; returns how many users' counters changed. Call it inside a write
 /// transaction: on PostgreSQL it locks the customers first (writers lock a customer
 /// before changing their counters), so no increment can slip between its read and write.
-#[tracing::instrument(skip(conn, user_ids), fields(users = user_ids.len()))]
+#[tracing::instrument(skip_all, fields(users = user_ids.len()))]
 pub async fn recompute(conn: &impl ConnectionTrait, user_ids: &[Uuid]) -> AppResult<u64> {
     let backend = conn.get_database_backend();
     let mut changed = 0;
@@ -443,7 +443,7 @@ pub async fn recompute(conn: &impl ConnectionTrait, user_ids: &[Uuid]) -> AppRes
 /// Repairs every user whose stored counters differ from the facts, one write transaction
 /// per batch, each repair with an audit row (`user.stats_recomputed`, stored before and
 /// expected after); returns what was repaired.
-#[tracing::instrument(skip(db, actor))]
+#[tracing::instrument(skip_all)]
 pub async fn repair(db: &DatabaseConnection, actor: &Actor) -> AppResult<Vec<StatsMismatch>> {
     let found = diff(db).await?;
     let mut fixed = Vec::with_capacity(found.len());

@@ -23,6 +23,7 @@ use crate::services::{customer_stats, references, validate};
 
 /// Reads a booking and, on PostgreSQL, locks it until commit, so money checks and updates
 /// on one booking never interleave. (SQLite write transactions are already serial.)
+#[tracing::instrument(level = "debug", skip_all, fields(booking_id = %id))]
 pub async fn lock_booking(conn: &impl ConnectionTrait, id: Uuid) -> AppResult<booking::Model> {
     let mut q = booking::Entity::find_by_id(id);
     if conn.get_database_backend() == DbBackend::Postgres {
@@ -81,7 +82,7 @@ pub struct NewPayment {
 }
 
 /// Records a succeeded payment inside the caller's transaction.
-#[tracing::instrument(skip_all, fields(actor_id = actor.id.map(tracing::field::display), booking_id = %p.booking_id))]
+#[tracing::instrument(skip_all, fields(actor_id = actor.id.map(tracing::field::display), booking_id = %p.booking_id, payment_id = tracing::field::Empty))]
 pub async fn apply_payment(
     conn: &impl ConnectionTrait,
     actor: &Actor,
@@ -132,6 +133,7 @@ pub async fn apply_payment(
         }
         other => other,
     })?;
+    tracing::Span::current().record("payment_id", tracing::field::display(pay.id));
     booking::Entity::update_many()
         .col_expr(
             booking::Column::AmountPaidPence,
@@ -216,7 +218,7 @@ async fn refundable(conn: &impl ConnectionTrait, b: &booking::Model) -> AppResul
 }
 
 /// `requestRefund`.
-#[tracing::instrument(skip_all, fields(actor_id = actor.id.map(tracing::field::display), %booking_id))]
+#[tracing::instrument(skip_all, fields(actor_id = actor.id.map(tracing::field::display), %booking_id, refund_id = tracing::field::Empty))]
 pub async fn request_refund(
     db: &DatabaseConnection,
     actor: &Actor,
@@ -256,6 +258,7 @@ pub async fn request_refund(
     )
     .insert(&txn)
     .await?;
+    tracing::Span::current().record("refund_id", tracing::field::display(r.id));
     audit::record(
         &txn,
         actor,

@@ -327,6 +327,7 @@ async fn ensure_email_free(
 }
 
 /// Inserts a user, reporting a duplicate email (even one that raced us) on `email`.
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %m.id))]
 pub async fn insert(conn: &impl ConnectionTrait, m: user::Model) -> AppResult<user::Model> {
     m.into_active_model()
         .reset_all()
@@ -391,7 +392,7 @@ pub async fn revoke_sessions(
 }
 
 /// `createUser`.
-#[tracing::instrument(skip_all, fields(actor_id = actor.id.map(tracing::field::display), role = ?input.role))]
+#[tracing::instrument(skip_all, fields(actor_id = actor.id.map(tracing::field::display), role = ?input.role, user_id = tracing::field::Empty))]
 pub async fn create(
     db: &DatabaseConnection,
     actor: &Actor,
@@ -425,6 +426,7 @@ pub async fn create(
     let txn = begin_write(db).await?;
     ensure_email_free(&txn, &m.email, None).await?;
     let created = insert(&txn, m).await?;
+    tracing::Span::current().record("user_id", tracing::field::display(created.id));
     audit::record(
         &txn,
         actor,

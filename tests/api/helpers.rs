@@ -23,6 +23,8 @@ use uuid::Uuid;
 /// A running server and a direct connection to its database.
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// Where `/metrics` is served, when the test asked for it (`metrics_bind`).
+    pub metrics_addr: Option<SocketAddr>,
     pub client: reqwest::Client,
     pub db: DatabaseConnection,
     pub state: AppState,
@@ -137,10 +139,12 @@ impl TestApp {
             .await
             .expect("application starts");
         let addr = app.local_addr().unwrap();
+        let metrics_addr = app.metrics_addr();
         let state = app.state.clone();
         tokio::spawn(app.run_until_stopped());
         Self {
             addr,
+            metrics_addr,
             stripe_secret: state
                 .config
                 .stripe_webhook_secret
@@ -185,7 +189,7 @@ impl TestApp {
     /// Creates a staff user with a known password directly in the database.
     pub async fn staff(&self, role: Role, email: &str) -> (user::Model, String) {
         let password = format!("pw-{}", random_token(12));
-        let (email, _) = bootstrap::create_or_reset_admin(
+        let ready = bootstrap::create_or_reset_admin(
             &self.db,
             email,
             Some(&Secret::new(password.clone())),
@@ -194,7 +198,7 @@ impl TestApp {
         )
         .await
         .expect("staff user");
-        let mut u = users::find_by_email(&self.db, &email)
+        let mut u = users::find_by_email(&self.db, &ready.email)
             .await
             .unwrap()
             .unwrap();

@@ -21,5 +21,6 @@ mod roles;
 mod schema;
 mod search;
 mod startup;
+mod telemetry;
 mod user_rows;
 mod users;

@@ -43,6 +43,7 @@ async fn a_custom_sqlite_path_starts_with_its_secret_beside_the_database() {
             .env("DATABASE_URL", &url)
             .env("RFT_ADMIN_PASSWORD", "a-long-enough-password")
             .env("RUST_LOG", "warn")
+            .env("RFT_METRICS_BIND", "127.0.0.1:0")
             .stdout(Stdio::from(log_file.try_clone().unwrap()))
             .stderr(Stdio::from(log_file))
             .spawn()
