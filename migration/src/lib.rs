@@ -24,9 +24,9 @@ mod m20261121_000013_create_attendance_records;
 mod m20261121_000014_create_audit_logs;
 mod m20261121_000015_create_auth_sessions;
 mod m20261121_000016_create_stripe_events;
-mod m20261203_000001_create_user_merges;
-mod m20261203_000002_create_user_merge_members;
-mod m20261203_000003_create_user_merge_moves;
+mod m20261203_000041_create_user_merges;
+mod m20261203_000042_create_user_merge_members;
+mod m20261203_000043_create_user_merge_moves;
 
 /// Runs all of the crate's migrations in order.
 pub struct Migrator;
@@ -51,9 +51,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000014_create_audit_logs::Migration),
             Box::new(m20261121_000015_create_auth_sessions::Migration),
             Box::new(m20261121_000016_create_stripe_events::Migration),
-            Box::new(m20261203_000001_create_user_merges::Migration),
-            Box::new(m20261203_000002_create_user_merge_members::Migration),
-            Box::new(m20261203_000003_create_user_merge_moves::Migration),
+            Box::new(m20261203_000041_create_user_merges::Migration),
+            Box::new(m20261203_000042_create_user_merge_members::Migration),
+            Box::new(m20261203_000043_create_user_merge_moves::Migration),
         ]
     }
 }
