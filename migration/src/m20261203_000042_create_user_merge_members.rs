@@ -19,7 +19,7 @@ impl MigrationTrait for Migration {
                     .col(uuid(UserMergeMembers::UserId))
                     .col(boolean(UserMergeMembers::IsSurvivor))
                     .primary_key(
-                        &mut Index::create()
+                        Index::create()
                             .name("pk_user_merge_members")
                             .col(UserMergeMembers::MergeId)
                             .col(UserMergeMembers::UserId),

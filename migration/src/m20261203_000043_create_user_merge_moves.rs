@@ -23,7 +23,7 @@ impl MigrationTrait for Migration {
                     .col(uuid(UserMergeMoves::NewUserId))
                     // The undo looks moves up by merge, table and row: the key's order.
                     .primary_key(
-                        &mut Index::create()
+                        Index::create()
                             .name("pk_user_merge_moves")
                             .col(UserMergeMoves::MergeId)
                             .col(UserMergeMoves::TableName)
@@ -59,8 +59,14 @@ impl MigrationTrait for Migration {
             .await?;
 
         for (name, col) in [
-            ("idx_user_merge_moves_old_user_id", UserMergeMoves::OldUserId),
-            ("idx_user_merge_moves_new_user_id", UserMergeMoves::NewUserId),
+            (
+                "idx_user_merge_moves_old_user_id",
+                UserMergeMoves::OldUserId,
+            ),
+            (
+                "idx_user_merge_moves_new_user_id",
+                UserMergeMoves::NewUserId,
+            ),
         ] {
             manager
                 .create_index(index(name, UserMergeMoves::Table, [col]))

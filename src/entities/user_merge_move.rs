@@ -9,9 +9,17 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub merge_id: Uuid,
-    #[sea_orm(primary_key, auto_increment = false, column_type = "String(StringLen::N(50))")]
+    #[sea_orm(
+        primary_key,
+        auto_increment = false,
+        column_type = "String(StringLen::N(50))"
+    )]
     pub table_name: String,
-    #[sea_orm(primary_key, auto_increment = false, column_type = "String(StringLen::N(50))")]
+    #[sea_orm(
+        primary_key,
+        auto_increment = false,
+        column_type = "String(StringLen::N(50))"
+    )]
     pub column_name: String,
     #[sea_orm(primary_key, auto_increment = false)]
     pub row_id: Uuid,
