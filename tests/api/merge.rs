@@ -1189,34 +1189,110 @@ async fn row_counts(app: &TestApp) -> BTreeMap<&'static str, i64> {
 // ---------------------------------------------------------------------------------------
 // Cost.
 
+/// What merging (and undoing) a customer with many bookings costs.
+struct Cost {
+    merge_statements: usize,
+    unmerge_statements: usize,
+    /// How long each merge and each undo took, `rounds` of each.
+    merges: Vec<Duration>,
+    unmerges: Vec<Duration>,
+}
+
 /// Merges a customer with `n` bookings (each with an attendee and a payment) into another
-/// with one booking; returns the statements the merge ran and how long it took.
-async fn merge_cost(n: usize) -> (usize, Duration) {
+/// with one booking, and undoes it, `rounds` times; counts the statements of the first
+/// merge and undo.
+async fn merge_cost(n: usize, rounds: usize) -> Cost {
     let counter = Arc::new(AtomicUsize::new(0));
     let shop = Shop::open_on(TestApp::spawn_counting(counter.clone()).await).await;
     let (_, survivor) = shop.book(0, "gus@example.com", 1).await;
     let (_, dup) = shop.book(0, "gus.old@example.com", 1).await;
     seed_bookings(&shop.app, dup, shop.sessions[1], n - 1).await;
     assert_eq!(shop.app.user_row(dup).await.total_bookings, n as i32);
-    counter.store(0, Ordering::SeqCst);
-    let started = Instant::now();
-    let merged = shop.merge_ok(survivor, &[dup]).await;
-    let took = started.elapsed();
-    let statements = counter.load(Ordering::SeqCst);
-    assert_eq!(merged["survivor"]["totalBookings"], n as i64 + 1);
-    assert_eq!(owned_by(&shop.app, dup).await["bookings"], 0);
-    assert_consistent(&shop.app, "after the merge").await;
-    (statements, took)
+    let mut cost = Cost {
+        merge_statements: 0,
+        unmerge_statements: 0,
+        merges: Vec::new(),
+        unmerges: Vec::new(),
+    };
+    for round in 0..rounds {
+        counter.store(0, Ordering::SeqCst);
+        let started = Instant::now();
+        let merged = shop.merge_ok(survivor, &[dup]).await;
+        cost.merges.push(started.elapsed());
+        if round == 0 {
+            cost.merge_statements = counter.load(Ordering::SeqCst);
+        }
+        assert_eq!(merged["survivor"]["totalBookings"], n as i64 + 1);
+        assert_eq!(owned_by(&shop.app, dup).await["bookings"], 0);
+        assert_consistent(&shop.app, "after the merge").await;
+
+        counter.store(0, Ordering::SeqCst);
+        let started = Instant::now();
+        let body = shop.unmerge(uuid_of(&merged["id"])).await;
+        cost.unmerges.push(started.elapsed());
+        if round == 0 {
+            cost.unmerge_statements = counter.load(Ordering::SeqCst);
+        }
+        assert!(body.get("errors").is_none(), "{body:#}");
+        assert_eq!(owned_by(&shop.app, dup).await["bookings"], n as i64);
+        assert_consistent(&shop.app, "after the undo").await;
+    }
+    cost
 }
 
 #[tokio::test]
 async fn merging_1000_bookings_runs_as_many_statements_as_merging_one() {
-    let (one, one_took) = merge_cost(1).await;
-    let (many, many_took) = merge_cost(1000).await;
+    let one = merge_cost(1, 1).await;
+    let many = merge_cost(1000, 1).await;
     println!(
-        "merge statements: {one} for 1 booking ({one_took:?}), {many} for 1000 bookings ({many_took:?})"
+        "merge: {} statements for 1 booking ({:?}), {} for 1000 ({:?}); \
+         undo: {} statements for 1 ({:?}), {} for 1000 ({:?})",
+        one.merge_statements,
+        one.merges[0],
+        many.merge_statements,
+        many.merges[0],
+        one.unmerge_statements,
+        one.unmerges[0],
+        many.unmerge_statements,
+        many.unmerges[0],
     );
-    assert_eq!(one, many, "the statement count grows with the rows moved");
+    assert_eq!(
+        one.merge_statements, many.merge_statements,
+        "the merge's statement count grows with the rows moved"
+    );
+    assert_eq!(
+        one.unmerge_statements, many.unmerge_statements,
+        "the undo's statement count grows with the rows moved back"
+    );
+}
+
+/// The figures of docs/PERFORMANCE.md: a merge (and undo) of a customer with 1,000
+/// bookings, 7 times each, median and slowest. Run on its own:
+/// `cargo test --test api merge::time_ -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "a measurement, not a check: run it on its own"]
+async fn time_a_merge_of_1000_bookings() {
+    let cost = merge_cost(1000, 7).await;
+    let summary = |mut times: Vec<Duration>| {
+        times.sort();
+        format!(
+            "median {:?}, slowest {:?}",
+            times[times.len() / 2],
+            times[times.len() - 1]
+        )
+    };
+    println!(
+        "{:?}: merge of 1,000 bookings: {} statements, {}; undo: {} statements, {}",
+        if std::env::var("TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty()) {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        },
+        cost.merge_statements,
+        summary(cost.merges),
+        cost.unmerge_statements,
+        summary(cost.unmerges),
+    );
 }
 
 // ---------------------------------------------------------------------------------------
