@@ -874,6 +874,17 @@ async fn old_ids_and_emails_lead_to_the_survivor_and_lists_show_only_the_survivo
         assert_eq!(data["userByEmail"]["id"], json!(a), "userByEmail({email})");
     }
 
+    // A change made with an old id lands on the survivor; the tombstone is left as it was.
+    let changed = app
+        .gql_ok(
+            "mutation($id: UUID!) { updateUser(id: $id, input: { city: \"Ripon\" }) { id city } }",
+            json!({ "id": c }),
+            Some(&shop.admin),
+        )
+        .await;
+    assert_eq!(changed["updateUser"], json!({ "id": a, "city": "Ripon" }));
+    assert_eq!(app.user_row(c).await.city, None);
+
     // A booking made afterwards with an old email lands on the survivor.
     let before = app.user_row(a).await.total_bookings;
     let (late, owner) = shop.book(1, "cara.older@example.com", 1).await;
@@ -1141,35 +1152,92 @@ fn error_message_contains(body: &Value, text: &str) -> bool {
         .is_some_and(|m| m.contains(text))
 }
 
+/// How many of the statements in `log` are a merge's check of its people before its
+/// transaction (a plain `SELECT` of the users by id; the locking read under the
+/// transaction is ordered by id).
+fn prechecks(log: &std::sync::Mutex<Vec<String>>) -> usize {
+    log.lock()
+        .unwrap()
+        .iter()
+        .filter(|sql| sql.contains(r#"FROM "users" WHERE "users"."id" IN ("#))
+        .filter(|sql| !sql.contains("ORDER BY"))
+        .count()
+}
+
 #[tokio::test]
 async fn two_merges_of_the_same_people_at_once_one_wins_the_other_conflicts() {
-    let shop = Shop::open().await;
+    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let shop = Shop::open_on(TestApp::spawn_recording(log.clone()).await).await;
     let app = &shop.app;
     let (_, a) = shop.book(0, "fay@example.com", 1).await;
     let (_, b) = shop.book(0, "fay.b@example.com", 1).await;
     let (_, c) = shop.book(0, "fay.c@example.com", 1).await;
-    // Enough rows that a merge takes a while.
-    seed_bookings(app, b, shop.sessions[1], 400).await;
-    seed_bookings(app, a, shop.sessions[1], 400).await;
+    seed_bookings(app, b, shop.sessions[1], 50).await;
+    seed_bookings(app, a, shop.sessions[1], 50).await;
     let before = row_counts(app).await;
+    let mut had = BTreeMap::new();
+    for id in [a, b, c] {
+        had.insert(id, owned_by(app, id).await["bookings"]);
+    }
 
     // The same duplicate into two survivors, and two people into each other.
     for (first, second) in [((a, b), (c, b)), ((a, c), (c, a))] {
+        // "At once", made certain: both merges pass their checks before either begins to
+        // write. A gate holds the writers back (SQLite: the write lock; PostgreSQL: the
+        // people's rows) until both have checked, then lets them race.
+        let gate = rft_users::db::begin_write(&app.db).await.unwrap();
+        if app.db.get_database_backend() == DbBackend::Postgres {
+            gate.query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT id FROM users WHERE id IN ($1, $2, $3) FOR UPDATE",
+                [a.into(), b.into(), c.into()],
+            ))
+            .await
+            .unwrap();
+        }
+        log.lock().unwrap().clear();
+        let open_gate = async {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while prechecks(&log) < 2 {
+                assert!(
+                    Instant::now() < deadline,
+                    "the merges never checked their input"
+                );
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            gate.rollback().await.unwrap();
+        };
         let (one, other) = ([first.1], [second.1]);
-        let (x, y) = tokio::join!(shop.merge(first.0, &one), shop.merge(second.0, &other));
+        let (x, y, ()) = tokio::join!(
+            shop.merge(first.0, &one),
+            shop.merge(second.0, &other),
+            open_gate
+        );
         let outcomes = [error_code(&x), error_code(&y)];
         assert!(
             outcomes == [None, Some("CONFLICT")] || outcomes == [Some("CONFLICT"), None],
-            "{x:#}\n{y:#}"
+            "{:#}\n{:#}",
+            x["errors"],
+            y["errors"]
         );
         assert_consistent(app, "after two merges at once").await;
         assert_eq!(row_counts(app).await, before, "no row lost");
-        if outcomes[0].is_none() {
-            // Keep going from a clean state.
-            shop.unmerge(uuid_of(&x["data"]["mergeUsers"]["id"])).await;
-        } else {
-            shop.unmerge(uuid_of(&y["data"]["mergeUsers"]["id"])).await;
-        }
+        let (won, pair) = match outcomes[0] {
+            None => (&x, first),
+            Some(_) => (&y, second),
+        };
+        let survivor = uuid_of(&won["data"]["mergeUsers"]["survivor"]["id"]);
+        assert_eq!(survivor, pair.0);
+        assert_eq!(
+            i64::from(app.user_row(survivor).await.total_bookings),
+            had[&pair.0] + had[&pair.1],
+            "everything of the two people, on the winner's survivor"
+        );
+        // Start the next round from a clean state.
+        let body = shop
+            .unmerge(uuid_of(&won["data"]["mergeUsers"]["id"]))
+            .await;
+        assert!(body.get("errors").is_none(), "{body:#}");
     }
     assert_eq!(app.count("user_merges").await, 2);
 }
