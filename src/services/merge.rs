@@ -1119,15 +1119,16 @@ pub async fn unmerge(
     let people: Vec<Uuid> = std::iter::once(survivor_id)
         .chain(dups.iter().copied())
         .collect();
+    // Lock order: the bookings it moved, then the people in id order.
+    lock_moved_bookings(&txn, merge.id).await?;
+    let rows = lock_people(&txn, &people).await?;
+    // Under the people's locks, so a merge of any of them that commits meanwhile is seen.
     let later = later_merges_in_force(&txn, merge.id, &people).await?;
     if let Some(first) = later.first() {
         return Err(AppError::Conflict(format!(
             "a later merge of the same people is still in force ({first}); undo that one first"
         )));
     }
-    // Lock order: the bookings it moved, then the people in id order.
-    lock_moved_bookings(&txn, merge.id).await?;
-    let rows = lock_people(&txn, &people).await?;
     let by_id: HashMap<Uuid, user::Model> = rows.into_iter().map(|u| (u.id, u)).collect();
     let survivor_now = by_id
         .get(&survivor_id)
