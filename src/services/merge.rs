@@ -151,7 +151,6 @@ macro_rules! merge_fields {
         /// password or login state, or the counters (recomputed from the facts).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(rename_all = "snake_case")]
-        #[allow(missing_docs)]
         pub enum MergeField {
             $($variant,)*
         }
@@ -369,6 +368,17 @@ pub fn decide(
         });
     }
     out
+}
+
+/// Recomputes the derived search and sort columns when a profile field changed (only
+/// then: columns left alone stay exactly as they were, for an undo to find).
+fn refresh_if_changed(before: &user::Model, after: &mut user::Model) {
+    if MergeField::ALL
+        .iter()
+        .any(|f| f.get(before) != f.get(after))
+    {
+        users::refresh_derived(after);
+    }
 }
 
 /// Sets each merged value on a user.
@@ -962,7 +972,7 @@ async fn apply(
         .await?;
     let mut after = survivor_before.clone();
     apply_values(&mut after, &fields)?;
-    users::refresh_derived(&mut after);
+    refresh_if_changed(&survivor_before, &mut after);
     let mut am = users::changed_columns(&survivor_before, &after);
     if am.is_changed() {
         am.updated_at = Set(now);
@@ -1185,7 +1195,7 @@ pub async fn unmerge(
         let mut restored = current.clone();
         restore_snapshot(&mut restored, snap)?;
         restored.merged_into_id = None;
-        users::refresh_derived(&mut restored);
+        refresh_if_changed(current, &mut restored);
         let mut am = users::changed_columns(current, &restored);
         am.updated_at = Set(now);
         am.update(&txn).await?;
@@ -1203,7 +1213,7 @@ pub async fn unmerge(
                 .map_err(AppError::internal)?;
         }
     }
-    users::refresh_derived(&mut survivor_after);
+    refresh_if_changed(&survivor_now, &mut survivor_after);
     let mut am = users::changed_columns(&survivor_now, &survivor_after);
     if am.is_changed() {
         am.updated_at = Set(now);
@@ -1250,15 +1260,6 @@ pub async fn unmerge(
     .await?;
     txn.commit().await?;
     Ok(undone)
-}
-
-/// A ledger entry by id.
-#[tracing::instrument(level = "debug", skip_all, fields(%merge_id))]
-pub async fn find(conn: &impl ConnectionTrait, merge_id: Uuid) -> AppResult<user_merge::Model> {
-    user_merge::Entity::find_by_id(merge_id)
-        .one(conn)
-        .await?
-        .ok_or(AppError::NotFound("merge"))
 }
 
 #[cfg(test)]
