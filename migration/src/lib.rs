@@ -24,6 +24,9 @@ mod m20261121_000013_create_attendance_records;
 mod m20261121_000014_create_audit_logs;
 mod m20261121_000015_create_auth_sessions;
 mod m20261121_000016_create_stripe_events;
+mod m20261203_000041_create_user_merges;
+mod m20261203_000042_create_user_merge_members;
+mod m20261203_000043_create_user_merge_moves;
 
 /// Runs all of the crate's migrations in order.
 pub struct Migrator;
@@ -48,6 +51,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000014_create_audit_logs::Migration),
             Box::new(m20261121_000015_create_auth_sessions::Migration),
             Box::new(m20261121_000016_create_stripe_events::Migration),
+            Box::new(m20261203_000041_create_user_merges::Migration),
+            Box::new(m20261203_000042_create_user_merge_members::Migration),
+            Box::new(m20261203_000043_create_user_merge_moves::Migration),
         ]
     }
 }
@@ -66,7 +72,7 @@ mod tests {
     };
 
     /// Every table the migrations create, in creation order.
-    const TABLES: [&str; 16] = [
+    const TABLES: [&str; 19] = [
         "users",
         "user_activity_logs",
         "user_notes",
@@ -83,6 +89,9 @@ mod tests {
         "audit_logs",
         "auth_sessions",
         "stripe_events",
+        "user_merges",
+        "user_merge_members",
+        "user_merge_moves",
     ];
 
     const USER_ID: &str = "00000000-0000-4000-8000-000000000001";

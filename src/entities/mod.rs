@@ -20,5 +20,8 @@ pub mod session_note;
 pub mod stripe_event;
 pub mod user;
 pub mod user_activity_log;
+pub mod user_merge;
+pub mod user_merge_member;
+pub mod user_merge_move;
 pub mod user_note;
 pub mod venue;

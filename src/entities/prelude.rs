@@ -14,5 +14,8 @@ pub use super::session_note::Entity as SessionNote;
 pub use super::stripe_event::Entity as StripeEvent;
 pub use super::user::Entity as User;
 pub use super::user_activity_log::Entity as UserActivityLog;
+pub use super::user_merge::Entity as UserMerge;
+pub use super::user_merge_member::Entity as UserMergeMember;
+pub use super::user_merge_move::Entity as UserMergeMove;
 pub use super::user_note::Entity as UserNote;
 pub use super::venue::Entity as Venue;

@@ -39,6 +39,8 @@ pub mod cost {
     pub const ATTENDEES: usize = 50;
     /// Notes on a session.
     pub const SESSION_NOTES: usize = 20;
+    /// Profiles merged into one user (at most 10 per merge; rarely more than a few).
+    pub const MERGED: usize = 10;
     /// Courses or venues in the catalogue.
     pub const CATALOGUE: usize = 50;
     /// Sessions in one schedule query (at most 500).

@@ -210,8 +210,9 @@ async fn take_places(
     Err(AppError::Conflict("this session is full".into()))
 }
 
-/// Finds the customer by normalised email, creating them (role customer, no password,
-/// customer_since today) when new. Safe when two bookings create the same customer at once.
+/// Finds the customer by normalised email (for a merged profile's email, the survivor it
+/// was merged into), creating them (role customer, no password, customer_since today)
+/// when new. Safe when two bookings create the same customer at once.
 async fn find_or_create_customer(
     conn: &impl ConnectionTrait,
     b: &CleanBooking,
@@ -246,7 +247,11 @@ async fn find_or_create_customer(
     let found = positional::one(q, conn)
         .await?
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("customer vanished")))?;
-    Ok((found.clone(), found.id == fresh_id))
+    let created = found.id == fresh_id;
+    // The email of a merged profile books for its survivor (docs/ARCHITECTURE.md, "Merged
+    // users"), whose row is locked in turn.
+    let customer = users::follow_merges(conn, found, true).await?;
+    Ok((customer, created))
 }
 
 /// Fills blank profile fields from the booking; never overwrites what is there.

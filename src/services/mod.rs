@@ -9,6 +9,7 @@ pub mod catalogue;
 pub mod certificates;
 pub mod customer_stats;
 pub mod demo;
+pub mod merge;
 pub mod pages;
 pub mod patch;
 pub mod payments;

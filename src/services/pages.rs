@@ -3,11 +3,12 @@
 //! them into Relay connections.
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    Select,
 };
 use uuid::Uuid;
 
-use crate::entities::{user_activity_log, user_note};
+use crate::entities::{user_activity_log, user_merge, user_merge_member, user_note};
 use crate::error::{AppError, AppResult};
 
 /// Rows of one page, each with its id (the row's cursor), and whether more follow.
@@ -111,4 +112,25 @@ pub async fn activity(
         after,
     )
     .await
+}
+
+/// The merge ledger, newest first: every merge, or (with `user_id`) those the user took
+/// part in, as survivor or duplicate.
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = ?user_id, first = ?first))]
+pub async fn user_merges(
+    conn: &impl ConnectionTrait,
+    user_id: Option<Uuid>,
+    first: Option<i32>,
+    after: Option<&str>,
+) -> AppResult<Page<user_merge::Model>> {
+    let mut q = user_merge::Entity::find();
+    if let Some(id) = user_id {
+        let theirs = user_merge_member::Entity::find()
+            .select_only()
+            .column(user_merge_member::Column::MergeId)
+            .filter(user_merge_member::Column::UserId.eq(id))
+            .into_query();
+        q = q.filter(user_merge::Column::Id.in_subquery(theirs));
+    }
+    newest_first(conn, q, user_merge::Column::Id, |m| m.id, first, after).await
 }

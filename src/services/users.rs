@@ -294,6 +294,57 @@ pub async fn find(conn: &impl ConnectionTrait, id: Uuid) -> AppResult<user::Mode
         .ok_or(AppError::NotFound("user"))
 }
 
+/// Most merges followed from one profile to its survivor. Merging refuses tombstones, so a
+/// chain never loops; the bound only stops a corrupted one.
+const MAX_MERGE_HOPS: usize = 32;
+
+/// The profile `m` leads to now: itself, or (for a tombstone) the survivor it was merged
+/// into, following merges of merges (docs/ARCHITECTURE.md, "Merged users"). With `lock`,
+/// on PostgreSQL each survivor's row is locked until commit, as a writer about to change
+/// it needs.
+pub async fn follow_merges(
+    conn: &impl ConnectionTrait,
+    mut m: user::Model,
+    lock: bool,
+) -> AppResult<user::Model> {
+    for _ in 0..MAX_MERGE_HOPS {
+        let Some(next) = m.merged_into_id else {
+            return Ok(m);
+        };
+        let mut q = user::Entity::find_by_id(next);
+        if lock && conn.get_database_backend() == sea_orm::DbBackend::Postgres {
+            q = q.lock_exclusive();
+        }
+        m = positional::one(q, conn)
+            .await?
+            .ok_or(AppError::NotFound("user"))?;
+    }
+    Err(AppError::internal(anyhow::anyhow!(
+        "merge chain from user {} is longer than {MAX_MERGE_HOPS}",
+        m.id
+    )))
+}
+
+/// Finds the user an id leads to now: the user, or the survivor a merged profile was
+/// merged into (see [`follow_merges`]).
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %id))]
+pub async fn find_current(conn: &impl ConnectionTrait, id: Uuid) -> AppResult<user::Model> {
+    follow_merges(conn, find(conn, id).await?, false).await
+}
+
+/// Finds the user an email leads to now, whatever its case or surrounding spaces: its
+/// owner, or the survivor the owner's profile was merged into.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn find_current_by_email(
+    conn: &impl ConnectionTrait,
+    email: &str,
+) -> AppResult<Option<user::Model>> {
+    match find_by_email(conn, email).await? {
+        Some(m) => Ok(Some(follow_merges(conn, m, false).await?)),
+        None => Ok(None),
+    }
+}
+
 /// Finds a user by email, whatever its case or surrounding spaces.
 #[tracing::instrument(level = "debug", skip_all)]
 pub async fn find_by_email(
@@ -485,7 +536,9 @@ pub async fn update(
     };
 
     let txn = begin_write(db).await?;
-    let before = find(&txn, id).await?;
+    // A merged profile's id leads to its survivor, for changes as for reads.
+    let before = find_current(&txn, id).await?;
+    let id = before.id;
     let mut after = before.clone();
     if let Some(email) = email {
         if email != before.email {
@@ -581,7 +634,8 @@ pub async fn set_status(
     status: UserStatus,
 ) -> AppResult<user::Model> {
     let txn = begin_write(db).await?;
-    let before = find(&txn, id).await?;
+    let before = find_current(&txn, id).await?;
+    let id = before.id;
     if before.status == status {
         return Ok(before);
     }
@@ -632,7 +686,8 @@ pub async fn add_note(
     let content = validate::required("content", &input.content, MAX_NOTE_CHARS)?;
     let note_type = input.note_type.unwrap_or(NoteType::General);
     let txn = begin_write(db).await?;
-    find(&txn, user_id).await?;
+    // A note about a merged profile goes to its survivor, whose notes it now shows.
+    let user_id = find_current(&txn, user_id).await?.id;
     let note = user_note::ActiveModel {
         id: Set(Uuid::now_v7()),
         user_id: Set(user_id),

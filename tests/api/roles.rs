@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use chrono::Utc;
-use rft_users::entities::{enums::Role, user, user_note};
+use rft_users::entities::{enums::Role, user, user_merge, user_note};
 use rft_users::services::users;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
 use serde_json::{Value, json};
@@ -53,6 +53,10 @@ const MATRIX: &[(&str, [Outcome; 4])] = &[
     ("changePassword", [Unauthenticated, Forbidden, Allowed,   Allowed]),
     ("login",          [Allowed,         Allowed,   Allowed,   Allowed]),
     ("refreshSession", [Allowed,         Allowed,   Allowed,   Allowed]),
+    ("mergePreview",   [Unauthenticated, Forbidden, Forbidden, Allowed]),
+    ("mergeUsers",     [Unauthenticated, Forbidden, Forbidden, Allowed]),
+    ("unmergeUsers",   [Unauthenticated, Forbidden, Forbidden, Allowed]),
+    ("userMerges",     [Unauthenticated, Forbidden, Forbidden, Allowed]),
 ];
 
 /// How the matrix calls each operation: (root field, document, variables). Variables that
@@ -111,6 +115,26 @@ fn operations() -> Vec<(&'static str, &'static str, Value)> {
             "mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken } }",
             json!({ "t": "@refreshToken" }),
         ),
+        (
+            "mergePreview",
+            "query($s: UUID!, $d: UUID!) { mergePreview(input: { survivorId: $s, duplicateIds: [$d] }) { moved { table count } } }",
+            json!({ "s": "@mergeSurvivor", "d": "@mergeDuplicate" }),
+        ),
+        (
+            "mergeUsers",
+            "mutation($s: UUID!, $d: UUID!) { mergeUsers(input: { survivorId: $s, duplicateIds: [$d] }) { id } }",
+            json!({ "s": "@mergeSurvivor", "d": "@mergeDuplicate" }),
+        ),
+        (
+            "unmergeUsers",
+            "mutation($id: UUID!) { unmergeUsers(mergeId: $id) { id undoneAt } }",
+            json!({ "id": "@mergeId" }),
+        ),
+        (
+            "userMerges",
+            "{ userMerges(first: 5) { edges { node { id survivor { id } } } } }",
+            json!({}),
+        ),
     ]
 }
 
@@ -123,6 +147,9 @@ struct World {
     target: user::Model,
     /// A staff member whose credentials the public operations use.
     loginee: (user::Model, String),
+    /// The customers the merge operations act on: the duplicate is merged into the survivor.
+    merge_survivor: user::Model,
+    merge_duplicate: user::Model,
 }
 
 impl World {
@@ -140,12 +167,22 @@ impl World {
         users::refresh_derived(&mut t);
         let target = users::insert(&app.db, t).await.unwrap();
         let loginee = app.staff(Role::Instructor, "loginee@example.com").await;
+        let mut merge_customers = Vec::new();
+        for email in ["merge.survivor@example.com", "merge.duplicate@example.com"] {
+            let mut m = users::blank(email.into(), "Mo".into(), "Merge".into(), now);
+            users::refresh_derived(&mut m);
+            merge_customers.push(users::insert(&app.db, m).await.unwrap());
+        }
+        let merge_duplicate = merge_customers.pop().unwrap();
+        let merge_survivor = merge_customers.pop().unwrap();
         Self {
             customer,
             instructor,
             admin,
             target,
             loginee,
+            merge_survivor,
+            merge_duplicate,
         }
     }
 
@@ -171,6 +208,17 @@ impl World {
                     Some("@loginEmail") => json!(self.loginee.0.email),
                     Some("@loginPassword") => json!(self.loginee.1),
                     Some("@refreshToken") => json!(app.session_for(&self.loginee.0).await.1),
+                    Some("@mergeSurvivor") => json!(self.merge_survivor.id),
+                    Some("@mergeDuplicate") => json!(self.merge_duplicate.id),
+                    // The merge the admin's `mergeUsers` made (it runs first).
+                    Some("@mergeId") => json!(
+                        user_merge::Entity::find()
+                            .one(&app.db)
+                            .await
+                            .unwrap()
+                            .expect("the admin's merge")
+                            .id
+                    ),
                     Some("@password") => match caller {
                         Caller::Instructor => json!(self.instructor.1),
                         Caller::Admin => json!(self.admin.1),
@@ -194,6 +242,7 @@ async fn state(app: &TestApp, world: &World) -> (Vec<i64>, user::Model) {
         "user_notes",
         "user_activity_logs",
         "auth_sessions",
+        "user_merges",
     ] {
         counts.push(app.count(table).await);
     }
@@ -264,6 +313,10 @@ async fn every_operation_is_guarded_by_role() {
         .await
         .unwrap();
     assert_eq!(created.unwrap().created_by_id, Some(world.admin.0.id));
+    let merges = user_merge::Entity::find().all(&app.db).await.unwrap();
+    assert_eq!(merges.len(), 1, "one merge, by the admin");
+    assert_eq!(merges[0].survivor_id, world.merge_survivor.id);
+    assert!(merges[0].undone_at.is_some(), "and undone by the admin");
 }
 
 /// Operations of the schema this matrix leaves to the bookings side's own tests.

@@ -5,7 +5,7 @@ mod relations;
 mod user;
 
 pub use relations::*;
-pub use user::UserLoader;
+pub use user::{MergedFromLoader, UserLoader};
 
 use async_graphql::{Request, dataloader::DataLoader};
 use sea_orm::DatabaseConnection;
@@ -19,6 +19,7 @@ pub fn register(request: &mut Request, db: &DatabaseConnection) {
     }
     add!(
         UserLoader,
+        MergedFromLoader,
         CourseLoader,
         VenueLoader,
         SessionLoader,

@@ -3,11 +3,13 @@
 mod auth;
 mod bookings;
 mod catalogue;
+mod merge;
 mod users;
 
 pub use auth::AuthMutation;
 pub use bookings::BookingMutation;
 pub use catalogue::CatalogueMutation;
+pub use merge::MergeMutation;
 pub use users::UserMutation;
 
 /// Every mutation.
@@ -17,4 +19,5 @@ pub struct MutationRoot(
     UserMutation,
     CatalogueMutation,
     BookingMutation,
+    MergeMutation,
 );

@@ -57,7 +57,8 @@ impl UserQuery {
         Ok(User::new(users::find(db, principal.user_id).await?))
     }
 
-    /// A user by id (admin only).
+    /// A user by id (admin only). The id of a profile merged into another leads to the
+    /// profile it was merged into (following merges of merges).
     #[graphql(guard = "RoleGuard::admin()")]
     async fn user(
         &self,
@@ -65,14 +66,15 @@ impl UserQuery {
         #[graphql(desc = "The user's id.")] id: Uuid,
     ) -> async_graphql::Result<Option<User>> {
         let db = &ctx.data_unchecked::<AppState>().db;
-        match users::find(db, id).await {
+        match users::find_current(db, id).await {
             Ok(u) => Ok(Some(User::new(u))),
             Err(AppError::NotFound(_)) => Ok(None),
             Err(e) => Err(e.into()),
         }
     }
 
-    /// A user by email, in any case and with stray spaces (admin only).
+    /// A user by email, in any case and with stray spaces (admin only). The email of a
+    /// profile merged into another leads to the profile it was merged into.
     #[graphql(guard = "RoleGuard::admin()")]
     async fn user_by_email(
         &self,
@@ -80,7 +82,9 @@ impl UserQuery {
         #[graphql(desc = "The email address.")] email: String,
     ) -> async_graphql::Result<Option<User>> {
         let db = &ctx.data_unchecked::<AppState>().db;
-        Ok(users::find_by_email(db, &email).await?.map(User::new))
+        Ok(users::find_current_by_email(db, &email)
+            .await?
+            .map(User::new))
     }
 
     /// Searches, filters and sorts users, a page at a time (admin only).

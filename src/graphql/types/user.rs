@@ -18,7 +18,7 @@ use crate::graphql::connection;
 use crate::graphql::guard::{UserFieldGuard, request_context};
 use crate::graphql::loaders::{
     BookingBundle, BookingExtras, BookingsByUser, BookingsPageKey, CertificateRow,
-    CertificatesByUser, PaymentsByUser, UserLoader, certificate_expiries,
+    CertificatesByUser, MergedFromLoader, PaymentsByUser, UserLoader, certificate_expiries,
 };
 use crate::graphql::types::booking::{Booking, Certificate, Payment};
 use crate::graphql::types::enums::{ContactMethod, CustomerType, NoteType, Role, UserStatus};
@@ -363,6 +363,22 @@ impl User {
     async fn merged_into(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         load_user(ctx, self.row(ctx).await?.merged_into_id).await
     }
+    /// The profiles merged into this one (tombstones whose ids and emails now lead here),
+    /// oldest first (admin only). Profiles merged into those are under their own
+    /// `mergedFrom`.
+    #[graphql(
+        guard = "UserFieldGuard::admin_only()",
+        complexity = "cost::MERGED * child_complexity"
+    )]
+    async fn merged_from(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<User>> {
+        let rows = ctx
+            .data_unchecked::<DataLoader<MergedFromLoader>>()
+            .load_one(self.id)
+            .await
+            .map_err(loader_error)?
+            .unwrap_or_default();
+        Ok(rows.into_iter().map(User::new).collect())
+    }
     /// When the profile was created.
     async fn created_at(&self, ctx: &Context<'_>) -> async_graphql::Result<DateTime<Utc>> {
         let m = self.row(ctx).await?;
@@ -577,7 +593,14 @@ fn booking_extras(bookings: &Lookahead<'_>, may_see_money: bool) -> BookingExtra
 }
 
 /// The fields of `User` that read nothing of the user's row but its id.
-const USER_ID_FIELDS: &[&str] = &["__typename", "id", "bookings", "payments", "certificates"];
+const USER_ID_FIELDS: &[&str] = &[
+    "__typename",
+    "id",
+    "bookings",
+    "payments",
+    "certificates",
+    "mergedFrom",
+];
 
 /// Whether a page of users whose node selection is `node` must read the users' rows, or
 /// their ids will do (any other field that reads the row still gets it, loaded then).
