@@ -979,7 +979,7 @@ async fn apply(
         am.update(conn).await?;
     }
     // Totals from the facts, never added by hand: the survivor's now include the moved
-    // rows, and the tombstones' fall to zero (docs/customer-stats.md).
+    // rows, and the tombstones' fall to zero (docs/ARCHITECTURE.md, "Customer counters").
     customer_stats::recompute(conn, &people).await?;
     let survivor_after = users::find(conn, survivor_id).await?;
     Ok(Applied {
