@@ -20,8 +20,9 @@
 //! cargo run --release --example bench -- --scenario nested --database-url postgres://postgres@127.0.0.1:5432/test
 //! ```
 //!
-//! With a PostgreSQL URL it creates (and afterwards drops) a database `rft_bench` on that
-//! server. Load generator, server and database all share the machine's cores.
+//! With a PostgreSQL URL it creates (and afterwards drops, unless `--keep`) a database
+//! `rft_bench` (or `--bench-database NAME`) on that server. Load generator, server and
+//! database all share the machine's cores.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -67,6 +68,10 @@ struct Args {
     /// Keep (and reuse) the PostgreSQL benchmark database instead of recreating it.
     #[arg(long)]
     keep: bool,
+    /// The PostgreSQL benchmark database's name (created on the `--database-url` server),
+    /// so benchmarks of two builds or branches need not share one.
+    #[arg(long, default_value = "rft_bench")]
+    bench_database: String,
     /// Requests measured with a single client.
     #[arg(long, default_value_t = 1000)]
     requests: usize,
@@ -174,9 +179,14 @@ const LAST: &[&str] = &[
     "Richards",
 ];
 
+/// The `p` quantile of sorted latencies; zero when there are none (`--seconds 0` or
+/// `--requests 0` skip a phase).
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx.min(sorted.len() - 1)]
+    let Some(last) = sorted.len().checked_sub(1) else {
+        return Duration::ZERO;
+    };
+    let idx = (last as f64 * p).round() as usize;
+    sorted[idx.min(last)]
 }
 
 fn ms(d: Duration) -> f64 {
@@ -313,15 +323,22 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let (url, _dir, pg_admin) = match &args.database_url {
         Some(server) => {
+            let name = &args.bench_database;
+            anyhow::ensure!(
+                !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                "--bench-database: letters, digits and underscores only"
+            );
             let admin = Database::connect(server).await?;
             if !args.keep {
                 admin
-                    .execute_unprepared("DROP DATABASE IF EXISTS rft_bench WITH (FORCE)")
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                     .await?;
             }
-            let _ = admin.execute_unprepared("CREATE DATABASE rft_bench").await;
+            let _ = admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await;
             let base = server.rsplit_once('/').map(|(b, _)| b).unwrap_or(server);
-            (format!("{base}/rft_bench"), None, Some(admin))
+            (format!("{base}/{name}"), None, Some(admin))
         }
         None => match &args.sqlite_file {
             Some(path) => (format!("sqlite://{}?mode=rwc", path.display()), None, None),
@@ -540,7 +557,7 @@ async fn main() -> anyhow::Result<()> {
         single.len(),
         ms(percentile(&single, 0.50)),
         ms(percentile(&single, 0.99)),
-        ms(single.iter().sum::<Duration>() / single.len() as u32),
+        ms(single.iter().sum::<Duration>() / single.len().max(1) as u32),
     );
     println!(
         "{} clients, {:.1} s: {:.0} requests/s, p50 {:.2} ms, p99 {:.2} ms ({} requests)",
@@ -577,7 +594,10 @@ async fn main() -> anyhow::Result<()> {
     if let Some(admin) = pg_admin.filter(|_| !args.keep) {
         db.close().await.ok();
         admin
-            .execute_unprepared("DROP DATABASE IF EXISTS rft_bench WITH (FORCE)")
+            .execute_unprepared(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                args.bench_database
+            ))
             .await
             .ok();
     }

@@ -141,3 +141,28 @@ impl Related<super::attendance_record::Entity> for Entity {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// The columns that place a booking: whose it is, which session, and when. A page of
+/// bookings whose selection reads nothing else fetches only these (see
+/// [`Partial`](super::partial::Partial)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sea_orm::FromQueryResult)]
+pub struct BookingKeys {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub session_id: Uuid,
+    pub created_at: DateTimeUtc,
+}
+
+impl super::partial::KeysOf<Model> for BookingKeys {
+    fn of(m: &Model) -> Self {
+        Self {
+            id: m.id,
+            user_id: m.user_id,
+            session_id: m.session_id,
+            created_at: m.created_at,
+        }
+    }
+    fn id(&self) -> Uuid {
+        self.id
+    }
+}

@@ -121,3 +121,28 @@ impl Related<super::course_session::Entity> for Entity {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// The columns of a certificate that its id, expiry and status read: all a page of users
+/// reads of certificates whose selection asks for nothing else (see
+/// [`Partial`](super::partial::Partial)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sea_orm::FromQueryResult)]
+pub struct CertificateExpiry {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub expires_on: Date,
+    pub status: CertificateStatus,
+}
+
+impl super::partial::KeysOf<Model> for CertificateExpiry {
+    fn of(m: &Model) -> Self {
+        Self {
+            id: m.id,
+            user_id: m.user_id,
+            expires_on: m.expires_on,
+            status: m.status,
+        }
+    }
+    fn id(&self) -> Uuid {
+        self.id
+    }
+}

@@ -130,3 +130,26 @@ impl Related<super::certificate::Entity> for Entity {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// The columns of a session that its id, course and venue read: all a page of bookings
+/// reads of a session whose selection asks for nothing else (see
+/// [`Partial`](super::partial::Partial)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sea_orm::FromQueryResult)]
+pub struct SessionKeys {
+    pub id: Uuid,
+    pub course_id: Uuid,
+    pub venue_id: Uuid,
+}
+
+impl super::partial::KeysOf<Model> for SessionKeys {
+    fn of(m: &Model) -> Self {
+        Self {
+            id: m.id,
+            course_id: m.course_id,
+            venue_id: m.venue_id,
+        }
+    }
+    fn id(&self) -> Uuid {
+        self.id
+    }
+}

@@ -1,5 +1,6 @@
-//! SeaORM entities: one module per table, plus the enums stored in
-//! enum-like string columns and a prelude re-exporting every entity.
+//! SeaORM entities: one module per table (with its light projections), plus the enums
+//! stored in enum-like string columns, [`partial`] rows ("keys now, the rest on demand")
+//! and a prelude re-exporting every entity.
 
 pub mod prelude;
 
@@ -13,6 +14,7 @@ pub mod booking_attendee;
 pub mod certificate;
 pub mod course;
 pub mod course_session;
+pub mod partial;
 pub mod payment;
 pub mod positional;
 pub mod refund;

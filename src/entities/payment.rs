@@ -77,3 +77,28 @@ impl Related<super::refund::Entity> for Entity {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// The columns of a payment that its keys and `Payment.amount` read: all a page of bookings
+/// reads of payments whose selection asks for nothing else (see
+/// [`Partial`](super::partial::Partial)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sea_orm::FromQueryResult)]
+pub struct PaymentAmount {
+    pub id: Uuid,
+    pub booking_id: Uuid,
+    pub user_id: Uuid,
+    pub amount_pence: i64,
+}
+
+impl super::partial::KeysOf<Model> for PaymentAmount {
+    fn of(m: &Model) -> Self {
+        Self {
+            id: m.id,
+            booking_id: m.booking_id,
+            user_id: m.user_id,
+            amount_pence: m.amount_pence,
+        }
+    }
+    fn id(&self) -> Uuid {
+        self.id
+    }
+}

@@ -204,3 +204,15 @@ impl Related<super::attendance_record::Entity> for Entity {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// A user's light projection is their id: a page of users whose selection reads only ids
+/// and relations reads (besides the sort keys its cursors need) nothing else (see
+/// [`Partial`](super::partial::Partial)).
+impl super::partial::KeysOf<Model> for Uuid {
+    fn of(m: &Model) -> Self {
+        m.id
+    }
+    fn id(&self) -> Uuid {
+        *self
+    }
+}

@@ -3,6 +3,7 @@
 pub mod connection;
 pub mod guard;
 pub mod loaders;
+pub mod lookahead;
 pub mod mutation;
 pub mod query;
 pub mod types;

@@ -11,7 +11,9 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::db::begin_write;
+use crate::entities::booking::BookingKeys;
 use crate::entities::enums::{BookingStatus, PaymentStatus, SessionStatus};
+use crate::entities::partial::KeysOf;
 use crate::entities::{booking, booking_attendee, course, course_session, positional, user};
 use crate::error::{AppError, AppResult};
 use crate::services::audit::{self, Activity, Actor};
@@ -506,16 +508,6 @@ pub async fn cancel(
     Ok(after)
 }
 
-/// The columns that place a booking: whose it is, which session, and when. A page of
-/// bookings whose selection reads nothing else fetches only these.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, FromQueryResult)]
-pub struct BookingKeys {
-    pub id: Uuid,
-    pub user_id: Uuid,
-    pub session_id: Uuid,
-    pub created_at: DateTime<Utc>,
-}
-
 /// A row shape a page of bookings can be read as.
 pub trait BookingPageRow: FromQueryResult + Send + Sync {
     /// The select list, over the bookings table aliased `b`.
@@ -536,12 +528,7 @@ impl BookingPageRow for BookingKeys {
 impl BookingPageRow for booking::Model {
     const COLUMNS: &'static str = "b.*";
     fn keys(&self) -> BookingKeys {
-        BookingKeys {
-            id: self.id,
-            user_id: self.user_id,
-            session_id: self.session_id,
-            created_at: self.created_at,
-        }
+        BookingKeys::of(self)
     }
 }
 

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::entities::enums::{CustomerType, Role, UserStatus};
+use crate::entities::partial::Partial;
 use crate::entities::{positional, user};
 use crate::error::{AppError, AppResult};
 use crate::money;
@@ -129,14 +130,6 @@ impl CursorKey {
     }
 }
 
-/// A user on a page of results.
-pub enum PageUser {
-    /// The user's whole row.
-    Row(Box<user::Model>),
-    /// Only the id: what a selection that reads only the users' relations needs.
-    Id(Uuid),
-}
-
 /// The columns a user's cursor is made of, read instead of the whole row when only ids
 /// are wanted.
 #[derive(Debug, FromQueryResult)]
@@ -195,8 +188,9 @@ pub struct Wanted {
 
 /// One page of users, with what is needed to count the whole result lazily.
 pub struct UserPage {
-    /// Each user's cursor, and the user.
-    pub rows: Vec<(String, PageUser)>,
+    /// Each user's cursor, and the user: the whole row, or only the id when
+    /// [`Wanted::rows`] is false.
+    pub rows: Vec<(String, Partial<Uuid, user::Model>)>,
     pub has_next_page: bool,
     pub has_previous_page: bool,
     /// How to count every match, for `totalCount` (run only when asked for).
@@ -291,16 +285,11 @@ pub async fn search(
         .order_by(col, order_dir.clone())
         .order_by(user::Column::Id, order_dir)
         .limit(limit + 1);
-    let mut rows: Vec<(String, PageUser)> = match read_rows {
+    let mut rows: Vec<(String, Partial<Uuid, user::Model>)> = match read_rows {
         true => positional::all(page_query, conn)
             .await?
             .into_iter()
-            .map(|m| {
-                (
-                    encode(order, &SortKeys::from(&m)),
-                    PageUser::Row(Box::new(m)),
-                )
-            })
+            .map(|m| (encode(order, &SortKeys::from(&m)), Partial::from_full(m)))
             .collect(),
         false => page_query
             .select_only()
@@ -309,7 +298,7 @@ pub async fn search(
             .all(conn)
             .await?
             .into_iter()
-            .map(|k| (encode(order, &k), PageUser::Id(k.id)))
+            .map(|k| (encode(order, &k), Partial::from_keys(k.id)))
             .collect(),
     };
     let has_next_page = rows.len() as u64 > limit;
@@ -406,7 +395,7 @@ async fn one_pass(
     limit: u64,
     cursor: Option<&Cursor>,
     read_rows: bool,
-) -> AppResult<Option<(Vec<(String, PageUser)>, bool, u64)>> {
+) -> AppResult<Option<(Vec<(String, Partial<Uuid, user::Model>)>, bool, u64)>> {
     let col = sort_column(order.field);
     let keys = base
         .clone()
@@ -465,7 +454,7 @@ async fn one_pass(
     if !read_rows {
         let rows = page
             .into_iter()
-            .map(|(k, id)| (cursor_of(k, id), PageUser::Id(id)))
+            .map(|(k, id)| (cursor_of(k, id), Partial::from_keys(id)))
             .collect();
         return Ok(Some((rows, has_next_page, total)));
     }
@@ -480,12 +469,7 @@ async fn one_pass(
     .collect();
     let rows = page
         .into_iter()
-        .filter_map(|(k, id)| {
-            Some((
-                cursor_of(k, id),
-                PageUser::Row(Box::new(by_id.remove(&id)?)),
-            ))
-        })
+        .filter_map(|(k, id)| Some((cursor_of(k, id), Partial::from_full(by_id.remove(&id)?))))
         .collect();
     Ok(Some((rows, has_next_page, total)))
 }

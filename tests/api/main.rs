@@ -14,6 +14,7 @@ mod graph;
 mod graphiql;
 mod http;
 mod layering;
+mod lookahead;
 mod merge;
 mod money;
 mod outage;

@@ -7,17 +7,22 @@ use foldhash::HashMapExt;
 
 use async_graphql::dataloader::Loader;
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, FromQueryResult, QueryFilter,
-    QueryOrder, QuerySelect,
+    ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
     sea_query::{Expr, ExprTrait, SimpleExpr, extension::postgres::PgFunc},
 };
 use uuid::Uuid;
 
+use crate::entities::booking::BookingKeys;
+use crate::entities::certificate::CertificateExpiry;
+use crate::entities::course_session::SessionKeys;
+use crate::entities::partial::{Partial, Prefetched};
+use crate::entities::payment::PaymentAmount;
 use crate::entities::{
     attendance_record, booking, booking_attendee, certificate, course, course_session, payment,
     refund, venue,
 };
-use crate::services::bookings::{BookingKeys, BookingPageRow, WithSession, newest_per_user};
+use crate::services::bookings::{BookingPageRow, WithSession, newest_per_user};
 
 /// The maps rows are grouped and joined in while a request is answered. Their keys are
 /// ids read from the database, not chosen by callers, so they use foldhash rather than the
@@ -203,132 +208,19 @@ pub struct BookingExtras {
     pub full: bool,
 }
 
-/// A relation fetched together with its parent. `None`: not fetched, ask the loader;
-/// `Some(row)`: fetched, with the related row if there is one.
-pub type Fetched<T> = Option<Option<Arc<T>>>;
-
 /// A session, with its course and venue when they were fetched alongside.
 #[derive(Debug)]
 pub struct SessionBundle {
-    pub session: SessionRow,
-    pub course: Fetched<course::Model>,
-    pub venue: Fetched<venue::Model>,
-}
-
-/// The columns of a session that its id, course and venue read.
-#[derive(Debug, Clone, Copy, FromQueryResult)]
-pub struct SessionKeys {
-    pub id: Uuid,
-    pub course_id: Uuid,
-    pub venue_id: Uuid,
-}
-
-/// A session as it was read: the whole row, or only its keys.
-#[derive(Debug, Clone)]
-pub enum SessionRow {
-    Full(course_session::Model),
-    Keys(SessionKeys),
-}
-
-impl SessionRow {
-    /// The id, course and venue: known either way.
-    pub fn keys(&self) -> SessionKeys {
-        match self {
-            Self::Full(m) => SessionKeys {
-                id: m.id,
-                course_id: m.course_id,
-                venue_id: m.venue_id,
-            },
-            Self::Keys(k) => *k,
-        }
-    }
-}
-
-/// The columns of a payment that its keys and `Payment.amount` read.
-#[derive(Debug, Clone, FromQueryResult)]
-pub struct PaymentAmount {
-    pub id: Uuid,
-    pub booking_id: Uuid,
-    pub user_id: Uuid,
-    pub amount_pence: i64,
-}
-
-/// A payment as it was read: the whole row, or only its keys and amount.
-#[derive(Debug, Clone)]
-pub enum PaymentRow {
-    Full(payment::Model),
-    Amount(PaymentAmount),
-}
-
-impl PaymentRow {
-    /// The payment's id.
-    pub fn id(&self) -> Uuid {
-        match self {
-            Self::Full(m) => m.id,
-            Self::Amount(a) => a.id,
-        }
-    }
-    /// The booking paid for.
-    pub fn booking_id(&self) -> Uuid {
-        match self {
-            Self::Full(m) => m.booking_id,
-            Self::Amount(a) => a.booking_id,
-        }
-    }
-    /// The amount, in pence.
-    pub fn amount_pence(&self) -> i64 {
-        match self {
-            Self::Full(m) => m.amount_pence,
-            Self::Amount(a) => a.amount_pence,
-        }
-    }
-}
-
-/// The columns of a certificate that its id, `expiresOn` and `status` read.
-#[derive(Debug, Clone, FromQueryResult)]
-pub struct CertificateExpiry {
-    pub id: Uuid,
-    pub user_id: Uuid,
-    pub expires_on: chrono::NaiveDate,
-    pub status: crate::entities::enums::CertificateStatus,
-}
-
-/// A certificate as it was read: the whole row, or only what its expiry needs.
-#[derive(Debug, Clone)]
-pub enum CertificateRow {
-    Full(Box<certificate::Model>),
-    Expiry(CertificateExpiry),
-}
-
-impl CertificateRow {
-    /// The certificate's id.
-    pub fn id(&self) -> Uuid {
-        match self {
-            Self::Full(m) => m.id,
-            Self::Expiry(e) => e.id,
-        }
-    }
-    /// The day it expires.
-    pub fn expires_on(&self) -> chrono::NaiveDate {
-        match self {
-            Self::Full(m) => m.expires_on,
-            Self::Expiry(e) => e.expires_on,
-        }
-    }
-    /// Its stored status (active, revoked, ...).
-    pub fn status(&self) -> crate::entities::enums::CertificateStatus {
-        match self {
-            Self::Full(m) => m.status,
-            Self::Expiry(e) => e.status,
-        }
-    }
+    pub session: Partial<SessionKeys, course_session::Model>,
+    pub course: Prefetched<Option<Arc<course::Model>>>,
+    pub venue: Prefetched<Option<Arc<venue::Model>>>,
 }
 
 /// Users' certificates, oldest first, reading only what their expiry needs.
 pub async fn certificate_expiries(
     db: &DatabaseConnection,
     user_ids: &[Uuid],
-) -> Result<Map<Uuid, Vec<CertificateRow>>, Arc<DbErr>> {
+) -> Result<Map<Uuid, Vec<Partial<CertificateExpiry, certificate::Model>>>, Arc<DbErr>> {
     let rows = certificate::Entity::find()
         .select_only()
         .columns([
@@ -346,7 +238,7 @@ pub async fn certificate_expiries(
     let rows = group_by(rows, |row| row.user_id);
     Ok(rows
         .into_iter()
-        .map(|(user, list)| (user, list.into_iter().map(CertificateRow::Expiry).collect()))
+        .map(|(user, list)| (user, list.into_iter().map(Partial::from_keys).collect()))
         .collect())
 }
 
@@ -359,30 +251,20 @@ fn group_by<T>(rows: impl IntoIterator<Item = T>, key: impl Fn(&T) -> Uuid) -> M
     out
 }
 
-/// A booking as a page read it: the whole row, or only its keys.
-#[derive(Debug, Clone)]
-pub enum BookingRow {
-    Full(Arc<booking::Model>),
-    Keys(BookingKeys),
-}
-
-impl BookingRow {
-    /// Whose booking it is, which session, and when; known either way.
-    pub fn keys(&self) -> BookingKeys {
-        match self {
-            Self::Full(model) => model.keys(),
-            Self::Keys(keys) => *keys,
-        }
-    }
-}
+/// A booking's payments, oldest first, as a page read them (whole, or only their keys and
+/// amount).
+pub type BookingPayments = Arc<Vec<Partial<PaymentAmount, payment::Model>>>;
 
 /// A booking, with the relations that were fetched alongside it.
 #[derive(Debug, Clone)]
 pub struct BookingBundle {
-    pub booking: BookingRow,
-    pub session: Fetched<SessionBundle>,
-    /// The booking's payments, oldest first, if they were fetched.
-    pub payments: Option<Arc<Vec<PaymentRow>>>,
+    /// The booking: every column, or only its keys when the page's selection reads
+    /// nothing else.
+    pub booking: Partial<BookingKeys, booking::Model>,
+    /// The booked session, with what was fetched of it.
+    pub session: Prefetched<Option<Arc<SessionBundle>>>,
+    /// The booking's payments, oldest first.
+    pub payments: Prefetched<BookingPayments>,
 }
 
 /// One page of a user's bookings, newest first: `limit + 1` rows (the extra one says
@@ -456,23 +338,25 @@ impl BookingsByUser {
         // A session whose selection reads only its course and venue comes with the
         // bookings, joined on, rather than in a statement of its own.
         let mut sessions = (extras.session && !extras.session_full).then(Map::new);
-        let mut pages: Vec<(PageSpec, Vec<BookingRow>)> = Vec::new();
+        let mut pages: Vec<(PageSpec, Vec<Partial<BookingKeys, booking::Model>>)> = Vec::new();
         for ((limit, after), user_ids) in groups {
             let page = (user_ids.as_slice(), limit, after);
             let sessions = sessions.as_mut();
             let rows = match extras.full {
                 true => {
-                    let wrap = |m| BookingRow::Full(Arc::new(m));
-                    read_page::<booking::Model>(&self.0, page, sessions, wrap).await
+                    let wrap = |m: booking::Model| Partial::from_full(m);
+                    read_page(&self.0, page, sessions, wrap).await
                 }
-                false => read_page::<BookingKeys>(&self.0, page, sessions, BookingRow::Keys).await,
+                false => {
+                    read_page::<BookingKeys>(&self.0, page, sessions, Partial::from_keys).await
+                }
             }
             .map_err(Arc::new)?;
             pages.push(((limit, after), rows));
         }
         let all: Vec<BookingKeys> = pages
             .iter()
-            .flat_map(|(_, rows)| rows.iter().map(BookingRow::keys))
+            .flat_map(|(_, rows)| rows.iter().map(|row| *row.keys()))
             .collect();
         let related = Related::fetch(&self.0, &all, extras, sessions).await?;
 
@@ -503,15 +387,15 @@ impl Loader<BookingsPageKey> for BookingsByUser {
     }
 }
 
-/// One page (`limit`, `after`) of bookings for a set of users, as rows of shape `R`, each
-/// made a [`BookingRow`] by `wrap`. With `sessions`, each booking's session keys are read
-/// with it and put there.
+/// One page (`limit`, `after`) of bookings for a set of users, as rows of shape `R` (the
+/// whole row or its keys), each wrapped by `wrap`. With `sessions`, each booking's session
+/// keys are read with it and put there.
 async fn read_page<R: BookingPageRow>(
     db: &DatabaseConnection,
     (user_ids, limit, after): (&[Uuid], u64, Option<Uuid>),
     sessions: Option<&mut Map<Uuid, SessionKeys>>,
-    wrap: impl Fn(R) -> BookingRow,
-) -> Result<Vec<BookingRow>, DbErr> {
+    wrap: impl Fn(R) -> Partial<BookingKeys, booking::Model>,
+) -> Result<Vec<Partial<BookingKeys, booking::Model>>, DbErr> {
     let Some(sessions) = sessions else {
         let rows = newest_per_user::<R>(db, user_ids, limit, after).await?;
         return Ok(rows.into_iter().map(wrap).collect());
@@ -538,8 +422,8 @@ async fn read_page<R: BookingPageRow>(
 /// The relations of a set of bookings, fetched in one statement each.
 #[derive(Default)]
 struct Related {
-    sessions: Option<Map<Uuid, Arc<SessionBundle>>>,
-    payments: Option<Map<Uuid, Arc<Vec<PaymentRow>>>>,
+    sessions: Prefetched<Map<Uuid, Arc<SessionBundle>>>,
+    payments: Prefetched<Map<Uuid, BookingPayments>>,
 }
 
 impl Related {
@@ -556,46 +440,48 @@ impl Related {
         }
         if extras.session {
             let ids = distinct(bookings.iter().map(|b| b.session_id));
-            related.sessions = Some(sessions_with_catalogue(db, ids, extras, sessions).await?);
+            related.sessions =
+                Prefetched::Fetched(sessions_with_catalogue(db, ids, extras, sessions).await?);
         }
         if extras.payments {
             let ids: Vec<Uuid> = bookings.iter().map(|b| b.id).collect();
-            let payments: Map<Uuid, Vec<PaymentRow>> = match extras.payments_full {
-                true => PaymentsByBooking(db.clone())
-                    .fetch(&ids)
-                    .await?
-                    .into_iter()
-                    .map(|(booking, list)| {
-                        (booking, list.into_iter().map(PaymentRow::Full).collect())
-                    })
-                    .collect(),
-                false => group_by(
-                    payment::Entity::find()
-                        .select_only()
-                        .columns([
-                            payment::Column::Id,
-                            payment::Column::BookingId,
-                            payment::Column::UserId,
-                            payment::Column::AmountPence,
-                        ])
-                        .filter(key_in(db, payment::Column::BookingId, &ids))
-                        .order_by_asc(payment::Column::Id)
-                        .into_model::<PaymentAmount>()
-                        .all(db)
-                        .await
-                        .map_err(Arc::new)?
+            let payments: Map<Uuid, Vec<Partial<PaymentAmount, payment::Model>>> =
+                match extras.payments_full {
+                    true => PaymentsByBooking(db.clone())
+                        .fetch(&ids)
+                        .await?
                         .into_iter()
-                        .map(PaymentRow::Amount),
-                    PaymentRow::booking_id,
-                ),
-            };
-            related.payments = Some(shared(payments));
+                        .map(|(booking, list)| {
+                            (booking, list.into_iter().map(Partial::from_full).collect())
+                        })
+                        .collect(),
+                    false => group_by(
+                        payment::Entity::find()
+                            .select_only()
+                            .columns([
+                                payment::Column::Id,
+                                payment::Column::BookingId,
+                                payment::Column::UserId,
+                                payment::Column::AmountPence,
+                            ])
+                            .filter(key_in(db, payment::Column::BookingId, &ids))
+                            .order_by_asc(payment::Column::Id)
+                            .into_model::<PaymentAmount>()
+                            .all(db)
+                            .await
+                            .map_err(Arc::new)?
+                            .into_iter()
+                            .map(Partial::from_keys),
+                        |payment| payment.keys().booking_id,
+                    ),
+                };
+            related.payments = Prefetched::Fetched(shared(payments));
         }
         Ok(related)
     }
 
-    fn bundle(&self, booking: BookingRow) -> BookingBundle {
-        let keys = booking.keys();
+    fn bundle(&self, booking: Partial<BookingKeys, booking::Model>) -> BookingBundle {
+        let keys = *booking.keys();
         BookingBundle {
             session: self
                 .sessions
@@ -621,57 +507,55 @@ async fn sessions_with_catalogue(
     extras: BookingExtras,
     known: Option<Map<Uuid, SessionKeys>>,
 ) -> Result<Map<Uuid, Arc<SessionBundle>>, Arc<DbErr>> {
-    let sessions: Map<Uuid, SessionRow> = match (extras.session_full, known) {
-        (false, Some(known)) => known
-            .into_iter()
-            .map(|(id, k)| (id, SessionRow::Keys(k)))
-            .collect(),
-        (true, _) => SessionLoader(db.clone())
-            .fetch(&ids)
-            .await?
-            .into_iter()
-            .map(|(id, m)| (id, SessionRow::Full(m)))
-            .collect(),
-        (false, None) => course_session::Entity::find()
-            .select_only()
-            .columns([
-                course_session::Column::Id,
-                course_session::Column::CourseId,
-                course_session::Column::VenueId,
-            ])
-            .filter(key_in(db, course_session::Column::Id, &ids))
-            .into_model::<SessionKeys>()
-            .all(db)
-            .await
-            .map_err(Arc::new)?
-            .into_iter()
-            .map(|k| (k.id, SessionRow::Keys(k)))
-            .collect(),
-    };
+    let sessions: Map<Uuid, Partial<SessionKeys, course_session::Model>> =
+        match (extras.session_full, known) {
+            (false, Some(known)) => known
+                .into_iter()
+                .map(|(id, k)| (id, Partial::from_keys(k)))
+                .collect(),
+            (true, _) => SessionLoader(db.clone())
+                .fetch(&ids)
+                .await?
+                .into_iter()
+                .map(|(id, m)| (id, Partial::from_full(m)))
+                .collect(),
+            (false, None) => course_session::Entity::find()
+                .select_only()
+                .columns([
+                    course_session::Column::Id,
+                    course_session::Column::CourseId,
+                    course_session::Column::VenueId,
+                ])
+                .filter(key_in(db, course_session::Column::Id, &ids))
+                .into_model::<SessionKeys>()
+                .all(db)
+                .await
+                .map_err(Arc::new)?
+                .into_iter()
+                .map(|k| (k.id, Partial::from_keys(k)))
+                .collect(),
+        };
     let courses = match extras.course {
         true => {
             let ids = distinct(sessions.values().map(|s| s.keys().course_id));
-            Some(shared(CourseLoader(db.clone()).fetch(&ids).await?))
+            Prefetched::Fetched(shared(CourseLoader(db.clone()).fetch(&ids).await?))
         }
-        false => None,
+        false => Prefetched::NotFetched,
     };
     let venues = match extras.venue {
         true => {
             let ids = distinct(sessions.values().map(|s| s.keys().venue_id));
-            Some(shared(VenueLoader(db.clone()).fetch(&ids).await?))
+            Prefetched::Fetched(shared(VenueLoader(db.clone()).fetch(&ids).await?))
         }
-        false => None,
+        false => Prefetched::NotFetched,
     };
     Ok(sessions
         .into_iter()
         .map(|(id, session)| {
+            let keys = *session.keys();
             let bundle = SessionBundle {
-                course: courses
-                    .as_ref()
-                    .map(|c| c.get(&session.keys().course_id).cloned()),
-                venue: venues
-                    .as_ref()
-                    .map(|v| v.get(&session.keys().venue_id).cloned()),
+                course: courses.as_ref().map(|c| c.get(&keys.course_id).cloned()),
+                venue: venues.as_ref().map(|v| v.get(&keys.venue_id).cloned()),
                 session,
             };
             (id, Arc::new(bundle))

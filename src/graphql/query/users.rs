@@ -11,7 +11,8 @@ use uuid::Uuid;
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::graphql::guard::{RoleGuard, require_principal};
-use crate::graphql::types::user::{User, page_reads_rows, prefetch_page};
+use crate::graphql::lookahead::page_reads_rows;
+use crate::graphql::types::user::{User, prefetch_page};
 use crate::graphql::types::user_input::{UserFilter, UserOrderBy};
 use crate::services::{user_search, users};
 

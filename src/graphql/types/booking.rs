@@ -11,6 +11,10 @@ use uuid::Uuid;
 
 use super::user::User;
 use crate::app::AppState;
+use crate::entities::booking::BookingKeys;
+use crate::entities::certificate::CertificateExpiry;
+use crate::entities::partial::{Partial, Prefetched};
+use crate::entities::payment::PaymentAmount;
 use crate::entities::{
     attendance_record, booking, booking_attendee, certificate, course, course_session, payment,
     refund, session_note, user, venue,
@@ -21,7 +25,6 @@ use crate::graphql::loaders::*;
 use crate::graphql::types::enums::*;
 use crate::money;
 use crate::services::attendance;
-use crate::services::bookings::BookingKeys;
 
 fn loader_error(e: std::sync::Arc<sea_orm::DbErr>) -> async_graphql::Error {
     AppError::internal(anyhow::anyhow!("{e}")).into()
@@ -54,26 +57,6 @@ where
         .await
         .map_err(loader_error)?
         .unwrap_or_default())
-}
-
-/// A row that was read whole (`fetched`), or else is loaded whole by id through its loader:
-/// for objects a page may have read only some columns of.
-async fn whole_row<'a, L>(
-    ctx: &Context<'_>,
-    fetched: Option<&'a L::Value>,
-    id: Uuid,
-    what: &'static str,
-) -> async_graphql::Result<std::borrow::Cow<'a, L::Value>>
-where
-    L: async_graphql::dataloader::Loader<Uuid, Error = std::sync::Arc<sea_orm::DbErr>>,
-{
-    match fetched {
-        Some(row) => Ok(std::borrow::Cow::Borrowed(row)),
-        None => load::<L>(ctx, id)
-            .await?
-            .map(std::borrow::Cow::Owned)
-            .ok_or_else(|| AppError::NotFound(what).into()),
-    }
 }
 
 /// Whether the caller may see a customer's money and certificates: an admin, or the
@@ -200,22 +183,15 @@ impl CourseSession {
     /// A session whose course and venue will come from their loaders.
     pub fn new(session: course_session::Model) -> Self {
         Self(Arc::new(SessionBundle {
-            session: SessionRow::Full(session),
-            course: None,
-            venue: None,
+            session: Partial::from_full(session),
+            course: Prefetched::NotFetched,
+            venue: Prefetched::NotFetched,
         }))
     }
 
-    /// The whole row: as fetched, or through the loader when only its keys were read.
-    async fn row<'a>(
-        &'a self,
-        ctx: &Context<'_>,
-    ) -> async_graphql::Result<std::borrow::Cow<'a, course_session::Model>> {
-        let fetched = match &self.0.session {
-            SessionRow::Full(model) => Some(model),
-            SessionRow::Keys(_) => None,
-        };
-        whole_row::<SessionLoader>(ctx, fetched, self.0.session.keys().id, "course session").await
+    /// The whole row: as fetched, or loaded when only its keys were read.
+    async fn row(&self, ctx: &Context<'_>) -> async_graphql::Result<&course_session::Model> {
+        full_row(ctx, &self.0.session).await
     }
 }
 
@@ -228,7 +204,7 @@ impl CourseSession {
     }
     /// The course taught.
     async fn course(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Course>> {
-        if let Some(course) = &self.0.course {
+        if let Prefetched::Fetched(course) = &self.0.course {
             return Ok(course.as_deref().cloned().map(Course));
         }
         Ok(load::<CourseLoader>(ctx, self.0.session.keys().course_id)
@@ -237,7 +213,7 @@ impl CourseSession {
     }
     /// Where it takes place.
     async fn venue(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Venue>> {
-        if let Some(venue) = &self.0.venue {
+        if let Prefetched::Fetched(venue) = &self.0.venue {
             return Ok(venue.as_deref().cloned().map(Venue));
         }
         Ok(load::<VenueLoader>(ctx, self.0.session.keys().venue_id)
@@ -302,7 +278,7 @@ impl CourseSession {
     async fn attendees(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SessionAttendee>> {
         let principal = require_principal(ctx)?;
         let session = self.row(ctx).await?;
-        attendance::ensure_can_run(principal, &session)?;
+        attendance::ensure_can_run(principal, session)?;
         let db = &ctx.data_unchecked::<AppState>().db;
         let rows = attendance::attendees(db, session.id).await?;
         let records = load_many::<AttendanceBySession, _>(ctx, session.id).await?;
@@ -334,7 +310,7 @@ impl CourseSession {
     async fn notes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SessionNote>> {
         let principal = require_principal(ctx)?;
         let session = self.row(ctx).await?;
-        attendance::ensure_can_run(principal, &session)?;
+        attendance::ensure_can_run(principal, session)?;
         let db = &ctx.data_unchecked::<AppState>().db;
         Ok(attendance::notes(db, session.id)
             .await?
@@ -516,26 +492,20 @@ impl Booking {
     /// A booking whose relations will come from their loaders.
     pub fn new(booking: booking::Model) -> Self {
         Self(BookingBundle {
-            booking: BookingRow::Full(Arc::new(booking)),
-            session: None,
-            payments: None,
+            booking: Partial::from_full(booking),
+            session: Prefetched::NotFetched,
+            payments: Prefetched::NotFetched,
         })
     }
 
     /// Id, customer, session and creation time: always at hand.
-    fn keys(&self) -> BookingKeys {
+    fn keys(&self) -> &BookingKeys {
         self.0.booking.keys()
     }
 
-    /// The whole row: as fetched, or through the loader when only the keys were read.
-    async fn row(&self, ctx: &Context<'_>) -> async_graphql::Result<Arc<booking::Model>> {
-        match &self.0.booking {
-            BookingRow::Full(model) => Ok(model.clone()),
-            BookingRow::Keys(keys) => load::<BookingLoader>(ctx, keys.id)
-                .await?
-                .map(Arc::new)
-                .ok_or_else(|| AppError::NotFound("booking").into()),
-        }
+    /// The whole row: as fetched, or loaded when only the keys were read.
+    async fn row(&self, ctx: &Context<'_>) -> async_graphql::Result<&booking::Model> {
+        full_row(ctx, &self.0.booking).await
     }
 }
 
@@ -623,7 +593,7 @@ impl Booking {
     }
     /// The session booked.
     async fn session(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<CourseSession>> {
-        if let Some(session) = &self.0.session {
+        if let Prefetched::Fetched(session) = &self.0.session {
             return Ok(session.clone().map(CourseSession));
         }
         Ok(load::<SessionLoader>(ctx, self.keys().session_id)
@@ -644,7 +614,7 @@ impl Booking {
     async fn payments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Payment>> {
         let keys = self.keys();
         admin_or(ctx, keys.user_id)?;
-        if let Some(payments) = &self.0.payments {
+        if let Prefetched::Fetched(payments) = &self.0.payments {
             return Ok(payments.iter().cloned().map(Payment).collect());
         }
         Ok(load_many::<PaymentsByBooking, _>(ctx, keys.id)
@@ -677,24 +647,6 @@ impl Booking {
     }
 }
 
-/// The fields of `CourseSession` that read only its keys (id, course and venue): a page of
-/// bookings whose session selection asks for nothing else reads only those columns.
-pub(super) const SESSION_KEY_FIELDS: &[&str] = &["__typename", "id", "course", "venue"];
-
-/// The fields of `Booking` that read only its keys: a page whose selection asks for
-/// nothing else reads only the key columns.
-pub(super) const BOOKING_KEY_FIELDS: &[&str] = &[
-    "__typename",
-    "id",
-    "createdAt",
-    "user",
-    "session",
-    "attendees",
-    "payments",
-    "refunds",
-    "certificates",
-];
-
 /// A person on a booking.
 pub struct BookingAttendee(pub booking_attendee::Model);
 
@@ -720,24 +672,17 @@ impl BookingAttendee {
 }
 
 /// Money received for a booking.
-pub struct Payment(pub PaymentRow);
+pub struct Payment(pub Partial<PaymentAmount, payment::Model>);
 
 impl Payment {
     /// A payment read whole.
     pub fn new(model: payment::Model) -> Self {
-        Self(PaymentRow::Full(model))
+        Self(Partial::from_full(model))
     }
 
-    /// The whole row: as fetched, or through the loader when only the amount was read.
-    async fn row<'a>(
-        &'a self,
-        ctx: &Context<'_>,
-    ) -> async_graphql::Result<std::borrow::Cow<'a, payment::Model>> {
-        let fetched = match &self.0 {
-            PaymentRow::Full(model) => Some(model),
-            PaymentRow::Amount(_) => None,
-        };
-        whole_row::<PaymentLoader>(ctx, fetched, self.0.id(), "payment").await
+    /// The whole row: as fetched, or loaded when only the keys and amount were read.
+    async fn row(&self, ctx: &Context<'_>) -> async_graphql::Result<&payment::Model> {
+        full_row(ctx, &self.0).await
     }
 }
 
@@ -746,11 +691,11 @@ impl Payment {
 impl Payment {
     /// Unique id.
     async fn id(&self) -> Uuid {
-        self.0.id()
+        self.0.keys().id
     }
     /// Amount in pounds.
     async fn amount(&self) -> Decimal {
-        money::from_pence(self.0.amount_pence())
+        money::from_pence(self.0.keys().amount_pence)
     }
     /// ISO currency code (GBP).
     async fn currency(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
@@ -777,15 +722,11 @@ impl Payment {
     }
     /// The booking paid for.
     async fn booking(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Booking>> {
-        Ok(load::<BookingLoader>(ctx, self.0.booking_id())
+        Ok(load::<BookingLoader>(ctx, self.0.keys().booking_id)
             .await?
             .map(Booking::new))
     }
 }
-
-/// The fields of `Payment` that read only its keys and amount: a page whose payments
-/// selection asks for nothing else reads only those columns.
-pub(super) const PAYMENT_LIGHT_FIELDS: &[&str] = &["__typename", "id", "amount", "booking"];
 
 /// Money returned to a customer.
 pub struct Refund(pub refund::Model);
@@ -838,24 +779,17 @@ impl Refund {
 }
 
 /// A first-aid certificate.
-pub struct Certificate(pub CertificateRow);
+pub struct Certificate(pub Partial<CertificateExpiry, certificate::Model>);
 
 impl Certificate {
     /// A certificate read whole.
     pub fn new(model: certificate::Model) -> Self {
-        Self(CertificateRow::Full(Box::new(model)))
+        Self(Partial::from_full(model))
     }
 
-    /// The whole row: as fetched, or through the loader when only its expiry was read.
-    async fn row<'a>(
-        &'a self,
-        ctx: &Context<'_>,
-    ) -> async_graphql::Result<std::borrow::Cow<'a, certificate::Model>> {
-        let fetched = match &self.0 {
-            CertificateRow::Full(model) => Some(&**model),
-            CertificateRow::Expiry(_) => None,
-        };
-        whole_row::<CertificateLoader>(ctx, fetched, self.0.id(), "certificate").await
+    /// The whole row: as fetched, or loaded when only its expiry was read.
+    async fn row(&self, ctx: &Context<'_>) -> async_graphql::Result<&certificate::Model> {
+        full_row(ctx, &self.0).await
     }
 }
 
@@ -864,7 +798,7 @@ impl Certificate {
 impl Certificate {
     /// Unique id.
     async fn id(&self) -> Uuid {
-        self.0.id()
+        self.0.keys().id
     }
     /// The certificate number, unique.
     async fn certificate_number(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
@@ -880,12 +814,13 @@ impl Certificate {
     }
     /// The day it expires.
     async fn expires_on(&self) -> NaiveDate {
-        self.0.expires_on()
+        self.0.keys().expires_on
     }
     /// Active, expired or revoked (active certificates past their expiry read as expired).
     async fn status(&self) -> CertificateStatus {
-        let status = CertificateStatus::from(self.0.status());
-        if status == CertificateStatus::Active && self.0.expires_on() < Utc::now().date_naive() {
+        let keys = self.0.keys();
+        let status = CertificateStatus::from(keys.status);
+        if status == CertificateStatus::Active && keys.expires_on < Utc::now().date_naive() {
             CertificateStatus::Expired
         } else {
             status
@@ -901,7 +836,3 @@ impl Certificate {
         Ok(load::<CourseLoader>(ctx, course_id).await?.map(Course))
     }
 }
-
-/// The fields of `Certificate` that read only its id, expiry and status: a page of users
-/// whose certificates selection asks for nothing else reads only those columns.
-pub(super) const CERTIFICATE_LIGHT_FIELDS: &[&str] = &["__typename", "id", "expiresOn", "status"];

@@ -8,89 +8,86 @@ use async_graphql::{
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
-use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use crate::app::AppState;
-use crate::entities::{payment, user, user_activity_log, user_note};
+use crate::entities::certificate::CertificateExpiry;
+use crate::entities::partial::{Partial, Prefetched};
+use crate::entities::{certificate, payment, user, user_activity_log, user_note};
 use crate::error::AppError;
 use crate::graphql::connection;
 use crate::graphql::guard::{UserFieldGuard, request_context};
 use crate::graphql::loaders::{
-    BookingBundle, BookingExtras, BookingsByUser, BookingsPageKey, CertificateRow,
-    CertificatesByUser, MergedFromLoader, PaymentsByUser, UserLoader, certificate_expiries,
+    BookingBundle, BookingsByUser, BookingsPageKey, CertificatesByUser, MergedFromLoader,
+    PaymentsByUser, UserLoader, certificate_expiries, full_row,
+};
+use crate::graphql::lookahead::{
+    CERTIFICATE_LIGHT_FIELDS, booking_extras, reads_beyond, shared_page_args,
 };
 use crate::graphql::types::booking::{Booking, Certificate, Payment};
 use crate::graphql::types::enums::{ContactMethod, CustomerType, NoteType, Role, UserStatus};
 use crate::money;
 use crate::services::pages;
-use crate::services::user_search::PageUser;
 
 /// A person known to React Fast Training: a customer, an admin or an instructor.
 /// Identified by email.
 pub struct User {
-    id: Uuid,
-    /// The user's row: given, or (for a page whose selection reads only the user's id and
-    /// relations) loaded through [`UserLoader`] the first time a field reads it.
-    row: OnceCell<user::Model>,
+    /// The user's row: given, or (for a page whose selection reads only the users' ids
+    /// and relations, `lookahead::USER_ID_FIELDS`) only the id, the rest loaded the first
+    /// time a field reads it.
+    row: Partial<Uuid, user::Model>,
     prefetch: UserPrefetch,
 }
 
 impl User {
     /// A user whose relations will come from their loaders.
     pub fn new(model: user::Model) -> Self {
-        Self {
-            id: model.id,
-            row: OnceCell::new_with(Some(model)),
-            prefetch: UserPrefetch::default(),
-        }
+        Self::from(Partial::from_full(model))
     }
 
-    /// A user of whom only the id has been read.
-    fn unread(id: Uuid) -> Self {
-        Self {
-            id,
-            row: OnceCell::new(),
-            prefetch: UserPrefetch::default(),
-        }
+    /// The user's id, whichever way the row was read.
+    fn user_id(&self) -> Uuid {
+        *self.row.keys()
     }
 
     /// The user's row, read now if it has not been.
     async fn row(&self, ctx: &Context<'_>) -> async_graphql::Result<&user::Model> {
-        self.row
-            .get_or_try_init(|| async {
-                ctx.data_unchecked::<DataLoader<UserLoader>>()
-                    .load_one(self.id)
-                    .await
-                    .map_err(loader_error)?
-                    .ok_or_else(|| AppError::NotFound("user").into())
-            })
-            .await
+        full_row(ctx, &self.row).await
+    }
+}
+
+impl From<Partial<Uuid, user::Model>> for User {
+    /// A user as a page read them (whole, or only the id); relations from their loaders.
+    fn from(row: Partial<Uuid, user::Model>) -> Self {
+        Self {
+            row,
+            prefetch: UserPrefetch::default(),
+        }
     }
 }
 
 /// Relations fetched along with a whole page of users (see `users`), so that each
 /// user's fields resolve from memory rather than through a DataLoader batch whose size
-/// depends on timing. `None`: not fetched; the field asks its loader.
+/// depends on timing. Those not fetched are loaded by the field that reads them.
 #[derive(Default)]
 pub struct UserPrefetch {
     /// A page of the user's bookings, and the key it answers.
-    pub bookings: Option<(BookingsPageKey, Vec<BookingBundle>)>,
+    pub bookings: Prefetched<(BookingsPageKey, Vec<BookingBundle>)>,
     /// The user's payments, oldest first.
-    pub payments: Option<Vec<payment::Model>>,
-    /// The user's certificates, oldest first.
-    pub certificates: Option<Vec<CertificateRow>>,
+    pub payments: Prefetched<Vec<payment::Model>>,
+    /// The user's certificates, oldest first (whole, or only what their expiry needs).
+    pub certificates: Prefetched<Vec<Partial<CertificateExpiry, certificate::Model>>>,
 }
 
 /// A person known to React Fast Training: a customer, an admin or an instructor.
 /// Identified by email. Fields are for admins and the user themself unless they say
 /// otherwise.
-#[Object(guard = "UserFieldGuard::admin_or_self(self.id)")]
+#[Object(guard = "UserFieldGuard::admin_or_self(self.user_id())")]
 impl User {
     /// Unique id.
     #[graphql(guard = "UserFieldGuard::anyone()")]
     async fn id(&self) -> Uuid {
-        self.id
+        self.user_id()
     }
     /// Email address (trimmed, lowercased): the user's identity.
     #[graphql(guard = "UserFieldGuard::anyone()")]
@@ -99,19 +96,19 @@ impl User {
         Ok(&m.email)
     }
     /// First name.
-    #[graphql(guard = "UserFieldGuard::staff_or_self(self.id)")]
+    #[graphql(guard = "UserFieldGuard::staff_or_self(self.user_id())")]
     async fn first_name(&self, ctx: &Context<'_>) -> async_graphql::Result<&str> {
         let m = self.row(ctx).await?;
         Ok(&m.first_name)
     }
     /// Last name.
-    #[graphql(guard = "UserFieldGuard::staff_or_self(self.id)")]
+    #[graphql(guard = "UserFieldGuard::staff_or_self(self.user_id())")]
     async fn last_name(&self, ctx: &Context<'_>) -> async_graphql::Result<&str> {
         let m = self.row(ctx).await?;
         Ok(&m.last_name)
     }
     /// First and last name together.
-    #[graphql(guard = "UserFieldGuard::staff_or_self(self.id)")]
+    #[graphql(guard = "UserFieldGuard::staff_or_self(self.user_id())")]
     async fn full_name(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
         let m = self.row(ctx).await?;
         Ok(format!("{} {}", m.first_name, m.last_name)
@@ -184,7 +181,7 @@ impl User {
         Ok(m.vat_number.as_deref())
     }
     /// Customer, admin or instructor.
-    #[graphql(guard = "UserFieldGuard::staff_or_self(self.id)")]
+    #[graphql(guard = "UserFieldGuard::staff_or_self(self.user_id())")]
     async fn role(&self, ctx: &Context<'_>) -> async_graphql::Result<Role> {
         let m = self.row(ctx).await?;
         Ok(m.role.into())
@@ -402,8 +399,14 @@ impl User {
         let internal_visible = request_context(ctx)
             .viewer()
             .is_some_and(|v| Role::from(v.role) == Role::Admin);
-        let page =
-            pages::user_notes(db, self.id, internal_visible, first, after.as_deref()).await?;
+        let page = pages::user_notes(
+            db,
+            self.user_id(),
+            internal_visible,
+            first,
+            after.as_deref(),
+        )
+        .await?;
         Ok(connection::from_page(page, UserNote::from))
     }
     /// The user's bookings, newest first (admin or the user themself).
@@ -418,17 +421,18 @@ impl User {
     ) -> async_graphql::Result<Connection<String, Booking>> {
         let limit = pages::page_size(first)?;
         let after = pages::parse_after(after.as_deref())?;
+        let user_id = self.user_id();
         let key = BookingsPageKey {
-            user_id: self.id,
+            user_id,
             limit,
             after,
             extras: booking_extras(
                 &ctx.look_ahead(),
-                super::booking::may_see_money(ctx, self.id),
+                super::booking::may_see_money(ctx, user_id),
             ),
         };
         let rows = match &self.prefetch.bookings {
-            Some((fetched, rows)) if fetched.answers(&key) => rows.clone(),
+            Prefetched::Fetched((fetched, rows)) if fetched.answers(&key) => rows.clone(),
             _ => ctx
                 .data_unchecked::<DataLoader<BookingsByUser>>()
                 .load_one(key)
@@ -436,17 +440,17 @@ impl User {
                 .map_err(loader_error)?
                 .unwrap_or_default(),
         };
-        let page = pages::Page::from_rows(rows, limit, after.is_some(), |b| b.booking.keys().id);
+        let page = pages::Page::from_rows(rows, limit, after.is_some(), |b| b.booking.id());
         Ok(connection::from_page(page, Booking))
     }
     /// The user's payments, oldest first (admin or the user themself).
     #[graphql(complexity = "cost::USER_ROWS * child_complexity")]
     async fn payments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Payment>> {
         let rows = match &self.prefetch.payments {
-            Some(rows) => rows.clone(),
-            None => ctx
+            Prefetched::Fetched(rows) => rows.clone(),
+            Prefetched::NotFetched => ctx
                 .data_unchecked::<DataLoader<PaymentsByUser>>()
-                .load_one(self.id)
+                .load_one(self.user_id())
                 .await
                 .map_err(loader_error)?
                 .unwrap_or_default(),
@@ -456,12 +460,12 @@ impl User {
     /// The user's certificates, oldest first (admin or the user themself).
     #[graphql(complexity = "cost::USER_ROWS * child_complexity")]
     async fn certificates(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Certificate>> {
-        if let Some(rows) = &self.prefetch.certificates {
+        if let Prefetched::Fetched(rows) = &self.prefetch.certificates {
             return Ok(rows.iter().cloned().map(Certificate).collect());
         }
         let rows = ctx
             .data_unchecked::<DataLoader<CertificatesByUser>>()
-            .load_one(self.id)
+            .load_one(self.user_id())
             .await
             .map_err(loader_error)?
             .unwrap_or_default();
@@ -481,7 +485,7 @@ impl User {
         #[graphql(desc = "Return entries after this cursor.")] after: Option<String>,
     ) -> async_graphql::Result<Connection<String, ActivityEntry>> {
         let db = &ctx.data_unchecked::<AppState>().db;
-        let page = pages::activity(db, self.id, first, after.as_deref()).await?;
+        let page = pages::activity(db, self.user_id(), first, after.as_deref()).await?;
         Ok(connection::from_page(page, ActivityEntry::from))
     }
 }
@@ -572,79 +576,6 @@ fn loader_error(e: std::sync::Arc<sea_orm::DbErr>) -> async_graphql::Error {
     AppError::internal(anyhow::anyhow!("{e}")).into()
 }
 
-/// The relations a `bookings` selection (`bookings` is the look-ahead at that field) will
-/// read from every booking, so its page loads them along with the bookings (payments only
-/// when the viewer may see them), and whether it reads any column beyond the keys.
-fn booking_extras(bookings: &Lookahead<'_>, may_see_money: bool) -> BookingExtras {
-    let node = bookings.field("edges").field("node");
-    let session = node.field("session");
-    BookingExtras {
-        session: session.exists(),
-        session_full: reads_beyond(&session, super::booking::SESSION_KEY_FIELDS),
-        course: session.field("course").exists(),
-        venue: session.field("venue").exists(),
-        payments: node.field("payments").exists() && may_see_money,
-        payments_full: reads_beyond(
-            &node.field("payments"),
-            super::booking::PAYMENT_LIGHT_FIELDS,
-        ),
-        full: reads_beyond(&node, super::booking::BOOKING_KEY_FIELDS),
-    }
-}
-
-/// The fields of `User` that read nothing of the user's row but its id.
-const USER_ID_FIELDS: &[&str] = &[
-    "__typename",
-    "id",
-    "bookings",
-    "payments",
-    "certificates",
-    "mergedFrom",
-];
-
-/// Whether a page of users whose node selection is `node` must read the users' rows, or
-/// their ids will do (any other field that reads the row still gets it, loaded then).
-pub fn page_reads_rows(node: &Lookahead<'_>) -> bool {
-    reads_beyond(node, USER_ID_FIELDS)
-}
-
-/// Whether a selection (`at`, any of its occurrences) reads a field outside `fields`.
-fn reads_beyond(at: &Lookahead<'_>, fields: &[&str]) -> bool {
-    at.selection_fields()
-        .iter()
-        .any(|n| n.selection_set().any(|f| !fields.contains(&f.name())))
-}
-
-/// The `first` and `after` arguments that every occurrence of a `bookings` selection
-/// shares, or `None` when there is none, or occurrences differ (aliases with other pages)
-/// or are invalid.
-fn shared_page_args(bookings: &Lookahead<'_>) -> Option<(u64, Option<Uuid>)> {
-    let mut shared = None;
-    for field in bookings.selection_fields() {
-        let (mut first, mut after) = (None, None);
-        for (name, value) in field.arguments().ok()? {
-            match (name.as_str(), value) {
-                ("first", async_graphql::Value::Number(n)) => {
-                    first = Some(i32::try_from(n.as_i64()?).ok()?)
-                }
-                ("after", async_graphql::Value::String(s)) => after = Some(s),
-                (_, async_graphql::Value::Null) => {}
-                _ => return None,
-            }
-        }
-        let args = (
-            pages::page_size(first).ok()?,
-            pages::parse_after(after.as_deref()).ok()?,
-        );
-        match shared {
-            None => shared = Some(args),
-            Some(seen) if seen == args => {}
-            Some(_) => return None,
-        }
-    }
-    shared
-}
-
 /// For a page of users, fetches what the page's selection (`node`, the look-ahead at
 /// `edges.node`) reads from every user: their bookings page (with the relations its
 /// selection reads), payments and certificates, in one loader call each for the whole
@@ -653,17 +584,11 @@ fn shared_page_args(bookings: &Lookahead<'_>) -> Option<(u64, Option<Uuid>)> {
 pub async fn prefetch_page(
     ctx: &Context<'_>,
     node: &Lookahead<'_>,
-    rows: Vec<PageUser>,
+    rows: Vec<Partial<Uuid, user::Model>>,
 ) -> async_graphql::Result<Vec<User>> {
     let db = &ctx.data_unchecked::<AppState>().db;
-    let mut users: Vec<User> = rows
-        .into_iter()
-        .map(|row| match row {
-            PageUser::Row(model) => User::new(*model),
-            PageUser::Id(id) => User::unread(id),
-        })
-        .collect();
-    let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
+    let mut users: Vec<User> = rows.into_iter().map(User::from).collect();
+    let ids: Vec<Uuid> = users.iter().map(User::user_id).collect();
     if users.is_empty() {
         return Ok(users);
     }
@@ -685,7 +610,7 @@ pub async fn prefetch_page(
             .await
             .map_err(loader_error)?;
         for ((user, key), rows) in users.iter_mut().zip(keys).zip(pages) {
-            user.prefetch.bookings = Some((key, rows));
+            user.prefetch.bookings = Prefetched::Fetched((key, rows));
         }
     }
     if node.field("payments").exists() {
@@ -694,26 +619,25 @@ pub async fn prefetch_page(
             .await
             .map_err(loader_error)?;
         for user in &mut users {
-            user.prefetch.payments = Some(rows.remove(&user.id).unwrap_or_default());
+            let payments = rows.remove(&user.user_id()).unwrap_or_default();
+            user.prefetch.payments = Prefetched::Fetched(payments);
         }
     }
     let certificates = node.field("certificates");
     if certificates.exists() {
-        let mut rows = match reads_beyond(&certificates, super::booking::CERTIFICATE_LIGHT_FIELDS) {
+        let mut rows = match reads_beyond(&certificates, CERTIFICATE_LIGHT_FIELDS) {
             true => CertificatesByUser(db.clone())
                 .fetch(&ids)
                 .await
                 .map_err(loader_error)?
                 .into_iter()
-                .map(|(id, list)| {
-                    let rows = list.into_iter().map(|m| CertificateRow::Full(Box::new(m)));
-                    (id, rows.collect())
-                })
+                .map(|(id, list)| (id, list.into_iter().map(Partial::from_full).collect()))
                 .collect(),
             false => certificate_expiries(db, &ids).await.map_err(loader_error)?,
         };
         for user in &mut users {
-            user.prefetch.certificates = Some(rows.remove(&user.id).unwrap_or_default());
+            let certificates = rows.remove(&user.user_id()).unwrap_or_default();
+            user.prefetch.certificates = Prefetched::Fetched(certificates);
         }
     }
     Ok(users)
