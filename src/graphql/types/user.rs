@@ -370,7 +370,7 @@ impl User {
     async fn merged_from(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<User>> {
         let rows = ctx
             .data_unchecked::<DataLoader<MergedFromLoader>>()
-            .load_one(self.id)
+            .load_one(self.user_id())
             .await
             .map_err(loader_error)?
             .unwrap_or_default();
