@@ -15,7 +15,7 @@ use crate::entities::enums::{BookingStatus, PaymentStatus, SessionStatus};
 use crate::entities::{booking, booking_attendee, course, course_session, positional, user};
 use crate::error::{AppError, AppResult};
 use crate::services::audit::{self, Activity, Actor};
-use crate::services::{customer_stats, references, users, validate};
+use crate::services::{customer_stats, duplicates, references, users, validate};
 
 /// Most attendees on one booking.
 pub const MAX_ATTENDEES: usize = 20;
@@ -246,7 +246,13 @@ async fn find_or_create_customer(
     let found = positional::one(q, conn)
         .await?
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("customer vanished")))?;
-    Ok((found.clone(), found.id == fresh_id))
+    let created = found.id == fresh_id;
+    if created {
+        // Matching keys and candidate pairs, after the customer's row (lock order kept:
+        // they touch only user_match_keys and duplicate_pairs).
+        duplicates::refresh(conn, None, &found).await?;
+    }
+    Ok((found, created))
 }
 
 /// Fills blank profile fields from the booking; never overwrites what is there.
@@ -275,9 +281,10 @@ async fn enrich(
     }
     if !filled.is_empty() {
         users::refresh_derived(&mut after);
-        users::changed_columns(customer, &after)
+        let updated = users::changed_columns(customer, &after)
             .update(conn)
             .await?;
+        duplicates::refresh(conn, Some(customer), &updated).await?;
     }
     Ok(filled)
 }
