@@ -3,11 +3,13 @@
 mod auth;
 mod bookings;
 mod catalogue;
+mod duplicates;
 mod users;
 
 pub use auth::AuthMutation;
 pub use bookings::BookingMutation;
 pub use catalogue::CatalogueMutation;
+pub use duplicates::DuplicateMutation;
 pub use users::UserMutation;
 
 /// Every mutation.
@@ -15,6 +17,7 @@ pub use users::UserMutation;
 pub struct MutationRoot(
     AuthMutation,
     UserMutation,
+    DuplicateMutation,
     CatalogueMutation,
     BookingMutation,
 );

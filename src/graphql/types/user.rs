@@ -47,7 +47,7 @@ impl User {
     }
 
     /// A user of whom only the id has been read.
-    fn unread(id: Uuid) -> Self {
+    pub(crate) fn unread(id: Uuid) -> Self {
         Self {
             id,
             row: OnceCell::new(),
