@@ -765,3 +765,22 @@ async fn on_postgres_the_blocking_query_uses_the_key_indexes() {
     assert!(plan.contains("idx_user_match_keys_phone_key"), "{plan}");
     assert!(plan.contains("idx_user_match_keys_mailbox_key"), "{plan}");
 }
+
+#[tokio::test]
+async fn the_demo_data_shows_three_likely_duplicates() {
+    let app = TestApp::spawn().await;
+    let (_, admin) = app.admin().await;
+    rft_users::services::demo::seed_if_empty(&app.db)
+        .await
+        .unwrap()
+        .expect("an empty database is seeded");
+    let g = groups(&app, &admin, None).await;
+    assert_eq!(g["totalCount"], 3, "{g:#}");
+    for edge in g["edges"].as_array().unwrap() {
+        assert_eq!(
+            edge["node"]["userIds"].as_array().unwrap().len(),
+            2,
+            "{g:#}"
+        );
+    }
+}
