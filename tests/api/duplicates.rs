@@ -784,3 +784,44 @@ async fn the_demo_data_shows_three_likely_duplicates() {
         );
     }
 }
+
+#[tokio::test]
+async fn rescan_duplicates_rebuilds_keys_and_pairs_from_the_command_line() {
+    let app = TestApp::spawn().await;
+    let (_, admin) = app.admin().await;
+    let twin = |email: &str| json!({ "email": email, "firstName": "Robin", "lastName": "Hood", "postcode": "NG1 6AP" });
+    let a = create(&app, &admin, twin("robin@sherwood.org")).await;
+    let b = create(&app, &admin, twin("r.hood@nottingham.gov.uk")).await;
+    let before = pair(&app, a, b).await.expect("pair stored");
+    // Keys and pairs lost (as after a change to the rules)...
+    app.db
+        .execute_unprepared("DELETE FROM duplicate_pairs")
+        .await
+        .unwrap();
+    app.db
+        .execute_unprepared("UPDATE user_match_keys SET postcode_key = NULL, name_key = NULL")
+        .await
+        .unwrap();
+    let url = app.state.config.database_url.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_rft-users"))
+            .arg("rescan-duplicates")
+            .env("DATABASE_URL", url)
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("rft-users runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{out:?}");
+    // Not a terminal: no progress bar, only the summary.
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(stdout.starts_with("Rescanned 3 users"), "{stdout}");
+    assert!(stdout.contains("1 stored"), "{stdout}");
+    // ...are rebuilt from the profiles.
+    assert_eq!(keys(&app, a).await.postcode_key.as_deref(), Some("NG1 6AP"));
+    let after = pair(&app, a, b).await.expect("pair rebuilt");
+    assert!((after.score - before.score).abs() < 1e-12);
+    assert_eq!(after.reasons, before.reasons);
+}
