@@ -443,12 +443,15 @@ fn names(x: &str, y: &str) -> Level {
 /// Two different mailbox keys that look like one typed twice: the same domain and local
 /// parts with Jaro-Winkler ≥ 0.88, or the same local part at a near-identical domain
 /// (`gmial.com`). The same local part at an unrelated domain (john.smith at two providers)
-/// is two people as often as one, so it is DIFFERENT.
+/// is two people as often as one, so it is DIFFERENT; so are local parts whose digits
+/// differ (`j.smith1` and `j.smith2`, `booker12` and `booker13`: numbered accounts are
+/// told apart by their numbers).
 fn emails_similar(x: &str, y: &str) -> bool {
     let (Some((lx, dx)), Some((ly, dy))) = (x.rsplit_once('@'), y.rsplit_once('@')) else {
         return false;
     };
-    (dx == dy && strsim::jaro_winkler(lx, ly) >= SIMILAR_JARO_WINKLER)
+    let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
+    (dx == dy && digits(lx) == digits(ly) && strsim::jaro_winkler(lx, ly) >= SIMILAR_JARO_WINKLER)
         || (lx == ly && strsim::jaro_winkler(dx, dy) >= SIMILAR_JARO_WINKLER)
 }
 
@@ -657,6 +660,13 @@ mod tests {
             profile("jane.smith@hotmial.co.uk", "Jane", "Smith"),
         );
         assert_eq!(level(&c, Field::Email), Level::Similar);
+        // Numbered accounts differ by their numbers, not by a typo.
+        let c = score(
+            profile("jane.smith1@example.com", "Jane", "Smith"),
+            profile("jane.smith2@example.com", "Jane", "Smith"),
+        );
+        assert_eq!(level(&c, Field::Email), Level::Different);
+        assert!(c.score < 0.5, "{c:?}");
     }
 
     #[test]
