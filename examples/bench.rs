@@ -717,6 +717,19 @@ async fn catalogue(db: &DatabaseConnection) -> anyhow::Result<(Vec<Uuid>, Vec<Uu
     Ok((courses, venues))
 }
 
+/// Syllables of the duplicates scenario's less common surnames (40 × 25 = 1,000 of them).
+const TAIL_START: &[&str] = &[
+    "Ash", "Black", "Brad", "Brook", "Craw", "Dun", "Elling", "Fair", "Gar", "Hather", "Ing",
+    "Kirk", "Lang", "Mid", "Nor", "Old", "Pen", "Rad", "Sel", "Thorn", "Under", "Wel", "Whit",
+    "Yar", "Bir", "Cal", "Dal", "Eas", "Fen", "Gil", "Hol", "Ken", "Lind", "Mar", "New", "Ox",
+    "Rom", "Stan", "Tad", "War",
+];
+const TAIL_END: &[&str] = &[
+    "ford", "ley", "ton", "wood", "field", "worth", "by", "ham", "well", "dale", "stone", "bury",
+    "croft", "gate", "hurst", "land", "more", "shaw", "thwaite", "wick", "cliffe", "brook",
+    "holme", "ridge", "sall",
+];
+
 /// Yorkshire postcode districts, for the duplicates scenario's addresses.
 const DISTRICTS: &[&str] = &[
     "LS1", "LS2", "LS6", "LS11", "LS17", "LS28", "BD1", "BD7", "BD18", "HG1", "HG2", "YO1", "YO10",
@@ -731,10 +744,15 @@ async fn seed_users(db: &DatabaseConnection, n: usize, duplicates: bool) -> anyh
     let now = Utc::now();
     let mut batch = Vec::with_capacity(500);
     let mut originals: Vec<user::Model> = Vec::new();
+    let mut emails = std::collections::HashSet::new();
     for i in 0..n {
         if duplicates && i > 1000 && rng.gen_bool(0.02) {
             let original = &originals[rng.gen_range(0..originals.len())];
             let mut m = duplicate_of(original, i, &mut rng);
+            if !emails.insert(m.email.clone()) {
+                // The same typo twice (or a swap of two equal letters): tag it instead.
+                m.email = m.email.replacen('@', &format!("+dup{i}@"), 1);
+            }
             users::refresh_derived(&mut m);
             batch.push(m.into_active_model().reset_all());
             if batch.len() == 500 || i + 1 == n {
@@ -745,8 +763,18 @@ async fn seed_users(db: &DatabaseConnection, n: usize, duplicates: bool) -> anyh
             continue;
         }
         let first = FIRST[rng.gen_range(0..FIRST.len())];
+        let tail;
         let last = if rng.gen_bool(0.013) {
             "Smith"
+        } else if duplicates && rng.gen_bool(0.7) {
+            // The long tail of surnames that real customers have (the 73 common ones cover
+            // about 30% of people), so name blocks are as large as they would be.
+            tail = format!(
+                "{}{}",
+                TAIL_START[rng.gen_range(0..TAIL_START.len())],
+                TAIL_END[rng.gen_range(0..TAIL_END.len())]
+            );
+            tail.as_str()
         } else {
             LAST[rng.gen_range(0..LAST.len())]
         };
@@ -778,6 +806,7 @@ async fn seed_users(db: &DatabaseConnection, n: usize, duplicates: bool) -> anyh
         }
         users::refresh_derived(&mut m);
         if duplicates {
+            emails.insert(m.email.clone());
             originals.push(m.clone());
         }
         batch.push(m.into_active_model().reset_all());
@@ -808,7 +837,7 @@ fn duplicate_of(original: &user::Model, i: usize, rng: &mut StdRng) -> user::Mod
             chars.swap(k - 1, k.min(last));
             format!("{}@{domain}", chars.into_iter().collect::<String>())
         }
-        2 => format!("{local}+courses@{domain}"),
+        2 => format!("{local}+courses{i}@{domain}"),
         _ => format!(
             "{}.{i}@home{}.net",
             original.first_name.to_lowercase(),

@@ -31,6 +31,8 @@ impl MigrationTrait for Migration {
                     .col(text_null(UserMatchKeys::MobileKey))
                     .col(text_null(UserMatchKeys::FirstNameKey))
                     .col(text_null(UserMatchKeys::LastNameKey))
+                    .col(text_null(UserMatchKeys::FirstNameSound))
+                    .col(text_null(UserMatchKeys::LastNameSound))
                     .col(text_null(UserMatchKeys::NameKey))
                     .col(text_null(UserMatchKeys::CompanyKey))
                     .col(text_null(UserMatchKeys::PostcodeKey))
@@ -211,6 +213,8 @@ enum UserMatchKeys {
     MobileKey,
     FirstNameKey,
     LastNameKey,
+    FirstNameSound,
+    LastNameSound,
     NameKey,
     CompanyKey,
     PostcodeKey,

@@ -20,6 +20,10 @@ pub struct Model {
     #[sea_orm(column_type = "Text", nullable)]
     pub last_name_key: Option<String>,
     #[sea_orm(column_type = "Text", nullable)]
+    pub first_name_sound: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub last_name_sound: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
     pub name_key: Option<String>,
     #[sea_orm(column_type = "Text", nullable)]
     pub company_key: Option<String>,

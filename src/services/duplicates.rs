@@ -67,6 +67,8 @@ fn keys_from_row(k: &user_match_key::Model) -> MatchKeys {
         mobile: k.mobile_key.clone(),
         first_name: k.first_name_key.clone(),
         last_name: k.last_name_key.clone(),
+        first_name_sound: k.first_name_sound.clone(),
+        last_name_sound: k.last_name_sound.clone(),
         name: k.name_key.clone(),
         company: k.company_key.clone(),
         postcode: k.postcode_key.clone(),
@@ -83,6 +85,8 @@ fn key_row(user_id: Uuid, k: MatchKeys, now: chrono::DateTime<Utc>) -> user_matc
         mobile_key: Set(k.mobile),
         first_name_key: Set(k.first_name),
         last_name_key: Set(k.last_name),
+        first_name_sound: Set(k.first_name_sound),
+        last_name_sound: Set(k.last_name_sound),
         name_key: Set(k.name),
         company_key: Set(k.company),
         postcode_key: Set(k.postcode),
@@ -109,6 +113,8 @@ async fn upsert_keys(
                     C::MobileKey,
                     C::FirstNameKey,
                     C::LastNameKey,
+                    C::FirstNameSound,
+                    C::LastNameSound,
                     C::NameKey,
                     C::CompanyKey,
                     C::PostcodeKey,
@@ -153,7 +159,8 @@ WITH blocked AS (
     WHERE a.user_id BETWEEN $1 AND $2 AND b.user_id {other} a.user_id
 )
 SELECT blocked.self_id, k.user_id, k.mailbox_key, k.phone_key, k.mobile_key,
-       k.first_name_key, k.last_name_key, k.name_key, k.company_key, k.postcode_key,
+       k.first_name_key, k.last_name_key, k.first_name_sound, k.last_name_sound,
+       k.name_key, k.company_key, k.postcode_key,
        k.postcode_outward, k.updated_at
 FROM blocked
 JOIN users su ON su.id = blocked.self_id

@@ -33,6 +33,10 @@ pub struct MatchKeys {
     pub first_name: Option<String>,
     /// The last name folded the same way (`O'Brien` → `obrien`).
     pub last_name: Option<String>,
+    /// Double Metaphone of the folded first name (stored, so comparing never encodes).
+    pub first_name_sound: Option<String>,
+    /// Double Metaphone of the folded last name.
+    pub last_name_sound: Option<String>,
     /// Double Metaphone of the last name, `:`, the first initial (`SM0:j`).
     pub name: Option<String>,
     /// The company name lowercased, without punctuation, spaces or legal suffixes.
@@ -59,15 +63,15 @@ pub struct Profile<'a> {
 pub fn keys(p: &Profile<'_>) -> MatchKeys {
     let first_name = fold_name(p.first_name);
     let last_name = fold_name(p.last_name);
-    let name = match (&first_name, &last_name) {
-        (Some(first), Some(last)) => {
-            let code = metaphone(last);
-            let initial = first.chars().next();
-            match initial {
-                Some(i) if !code.is_empty() => Some(format!("{code}:{i}")),
-                _ => None,
-            }
-        }
+    let sound = |name: &Option<String>| {
+        name.as_deref()
+            .map(metaphone)
+            .filter(|code| !code.is_empty())
+    };
+    let first_name_sound = sound(&first_name);
+    let last_name_sound = sound(&last_name);
+    let name = match (&first_name, &last_name_sound) {
+        (Some(first), Some(code)) => first.chars().next().map(|i| format!("{code}:{i}")),
         _ => None,
     };
     let (postcode, postcode_outward) = match p.postcode.and_then(postcode_key) {
@@ -80,6 +84,8 @@ pub fn keys(p: &Profile<'_>) -> MatchKeys {
         mobile: p.mobile.and_then(phone_key),
         first_name,
         last_name,
+        first_name_sound,
+        last_name_sound,
         name,
         company: p.company.and_then(company_key),
         postcode,
@@ -389,8 +395,12 @@ fn level_of(field: Field, a: &MatchKeys, b: &MatchKeys) -> Level {
                 Level::Different
             }
         }),
-        Field::FirstName => both(&a.first_name, &b.first_name, names),
-        Field::LastName => both(&a.last_name, &b.last_name, names),
+        Field::FirstName => both(&a.first_name, &b.first_name, |x, y| {
+            names(x, y, &a.first_name_sound, &b.first_name_sound)
+        }),
+        Field::LastName => both(&a.last_name, &b.last_name, |x, y| {
+            names(x, y, &a.last_name_sound, &b.last_name_sound)
+        }),
         Field::Phone => {
             let left: Vec<&String> = [&a.phone, &a.mobile].into_iter().flatten().collect();
             let right: Vec<&String> = [&b.phone, &b.mobile].into_iter().flatten().collect();
@@ -430,10 +440,12 @@ fn both(a: &Option<String>, b: &Option<String>, cmp: impl Fn(&str, &str) -> Leve
 
 /// Folded names: EXACT when equal; SIMILAR when Jaro-Winkler ≥ 0.88 or they sound the same
 /// (Double Metaphone).
-fn names(x: &str, y: &str) -> Level {
+fn names(x: &str, y: &str, sound_x: &Option<String>, sound_y: &Option<String>) -> Level {
     if x == y {
         Level::Exact
-    } else if strsim::jaro_winkler(x, y) >= SIMILAR_JARO_WINKLER || metaphone(x) == metaphone(y) {
+    } else if strsim::jaro_winkler(x, y) >= SIMILAR_JARO_WINKLER
+        || (sound_x.is_some() && sound_x == sound_y)
+    {
         Level::Similar
     } else {
         Level::Different
@@ -524,6 +536,11 @@ mod tests {
         assert_eq!(k.name.as_deref(), Some("SM0:j"));
         let k2 = keys(&profile("b@example.com", "Jon", "Smyth"));
         assert_eq!(k2.name, k.name, "Smith and Smyth sound the same");
+        assert_eq!(k.last_name_sound.as_deref(), Some("SM0"));
+        assert_eq!(k2.first_name_sound, k.first_name_sound, "John and Jon too");
+        let c = compare(&k, &k2);
+        assert_eq!(c.reasons[1].level, Level::Similar);
+        assert_eq!(c.reasons[2].level, Level::Similar);
     }
 
     #[test]
