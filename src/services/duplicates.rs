@@ -490,19 +490,30 @@ fn decode_group_cursor(after: &str) -> AppResult<GroupCursor> {
     serde_json::from_slice(&bytes).map_err(|_| bad())
 }
 
-/// The stored pairs at or above `min_score` between two customers, neither a tombstone.
-const GROUP_PAIRS_SQL: &str = "\
-SELECT p.user_a, p.user_b, p.score, p.match_weight, p.reasons, p.updated_at
+/// The stored pairs at or above `min_score` between two customers, neither a tombstone:
+/// only their ids and scores, enough to form the groups. Staff and tombstones are few, and
+/// found through their small indexes, so no `users` row is read per pair.
+const GROUP_EDGES_SQL: &str = "\
+SELECT p.user_a, p.user_b, p.score
 FROM duplicate_pairs p
-JOIN users ua ON ua.id = p.user_a
-JOIN users ub ON ub.id = p.user_b
 WHERE p.score >= $1
-  AND ua.merged_into_id IS NULL AND ua.role = 'customer'
-  AND ub.merged_into_id IS NULL AND ub.role = 'customer'";
+  AND p.user_a NOT IN (SELECT id FROM users WHERE merged_into_id IS NOT NULL
+                       UNION SELECT id FROM users WHERE role IN ('admin', 'instructor'))
+  AND p.user_b NOT IN (SELECT id FROM users WHERE merged_into_id IS NOT NULL
+                       UNION SELECT id FROM users WHERE role IN ('admin', 'instructor'))";
+
+/// A stored pair's ids and score.
+#[derive(Debug, Clone, Copy, FromQueryResult)]
+struct Edge {
+    user_a: Uuid,
+    user_b: Uuid,
+    score: f64,
+}
 
 /// `duplicateGroups`: the worklist. Groups are the connected components of the stored
 /// pairs scoring at least `min_score` (dismissed pairs are never stored), best first by
-/// their highest score, then by id. Read from `duplicate_pairs` only: never rescored.
+/// their highest score, then by id. Read from `duplicate_pairs` only: never rescored. Two
+/// statements: every qualifying pair's ids and score, then the page's pairs in full.
 #[tracing::instrument(skip_all, fields(min_score, first = ?first))]
 pub async fn groups(
     conn: &impl ConnectionTrait,
@@ -518,14 +529,14 @@ pub async fn groups(
         ));
     }
     let cursor = after.map(decode_group_cursor).transpose()?;
-    let rows = duplicate_pair::Model::find_by_statement(Statement::from_sql_and_values(
+    let edges = Edge::find_by_statement(Statement::from_sql_and_values(
         conn.get_database_backend(),
-        GROUP_PAIRS_SQL,
+        GROUP_EDGES_SQL,
         [min_score.into()],
     ))
     .all(conn)
     .await?;
-    let mut all = components(rows);
+    let mut all = components(&edges);
     all.sort_by(|x, y| y.best_score.total_cmp(&x.best_score).then(x.id.cmp(&y.id)));
     let total = all.len();
     let start = match &cursor {
@@ -536,11 +547,46 @@ pub async fn groups(
             .unwrap_or(total),
     };
     let has_next_page = total > start + limit;
-    let groups = all
+    let mut page: Vec<Group> = all.into_iter().skip(start).take(limit).collect();
+
+    // The page's pairs in full (reasons and weights).
+    let group_of: HashMap<Uuid, usize> = page
+        .iter()
+        .enumerate()
+        .flat_map(|(i, g)| g.user_ids.iter().map(move |id| (*id, i)))
+        .collect();
+    if !group_of.is_empty() {
+        let rows = duplicate_pair::Entity::find()
+            .filter(duplicate_pair::Column::UserA.is_in(group_of.keys().copied()))
+            .filter(duplicate_pair::Column::Score.gte(min_score))
+            .all(conn)
+            .await?;
+        for p in rows {
+            let (Some(&ga), Some(&gb)) = (group_of.get(&p.user_a), group_of.get(&p.user_b)) else {
+                continue;
+            };
+            if ga != gb {
+                continue;
+            }
+            page[ga].pairs.push(StoredPair {
+                user_a: p.user_a,
+                user_b: p.user_b,
+                score: p.score,
+                match_weight: p.match_weight,
+                reasons: serde_json::from_value(p.reasons).unwrap_or_default(),
+            });
+        }
+    }
+    let groups = page
         .into_iter()
-        .skip(start)
-        .take(limit)
-        .map(|g| (group_cursor(&g), g))
+        .map(|mut g| {
+            g.pairs.sort_by(|x, y| {
+                y.score
+                    .total_cmp(&x.score)
+                    .then((x.user_a, x.user_b).cmp(&(y.user_a, y.user_b)))
+            });
+            (group_cursor(&g), g)
+        })
         .collect();
     Ok(GroupPage {
         groups,
@@ -550,8 +596,8 @@ pub async fn groups(
     })
 }
 
-/// The connected components of a set of pairs (union-find).
-fn components(rows: Vec<duplicate_pair::Model>) -> Vec<Group> {
+/// The connected components of a set of pairs (union-find), without their pairs' details.
+fn components(edges: &[Edge]) -> Vec<Group> {
     fn root(parent: &mut HashMap<Uuid, Uuid>, x: Uuid) -> Uuid {
         let mut r = x;
         while let Some(&p) = parent.get(&r) {
@@ -570,55 +616,35 @@ fn components(rows: Vec<duplicate_pair::Model>) -> Vec<Group> {
         r
     }
     let mut parent: HashMap<Uuid, Uuid> = HashMap::new();
-    for p in &rows {
-        parent.entry(p.user_a).or_insert(p.user_a);
-        parent.entry(p.user_b).or_insert(p.user_b);
-        let (ra, rb) = (root(&mut parent, p.user_a), root(&mut parent, p.user_b));
+    for e in edges {
+        parent.entry(e.user_a).or_insert(e.user_a);
+        parent.entry(e.user_b).or_insert(e.user_b);
+        let (ra, rb) = (root(&mut parent, e.user_a), root(&mut parent, e.user_b));
         if ra != rb {
             // The smaller id becomes the root, so a group's root is its smallest member.
             let (keep, join) = if ra < rb { (ra, rb) } else { (rb, ra) };
             parent.insert(join, keep);
         }
     }
-    let mut by_root: BTreeMap<Uuid, Group> = BTreeMap::new();
-    let mut members: HashMap<Uuid, HashSet<Uuid>> = HashMap::new();
-    for p in rows {
-        let r = root(&mut parent, p.user_a);
-        let g = by_root.entry(r).or_insert_with(|| Group {
-            id: r,
-            user_ids: Vec::new(),
-            best_score: 0.0,
-            pairs: Vec::new(),
-        });
-        g.best_score = g.best_score.max(p.score);
-        let set = members.entry(r).or_default();
-        set.insert(p.user_a);
-        set.insert(p.user_b);
-        g.pairs.push(StoredPair {
-            user_a: p.user_a,
-            user_b: p.user_b,
-            score: p.score,
-            match_weight: p.match_weight,
-            reasons: serde_json::from_value(p.reasons).unwrap_or_default(),
-        });
+    let mut by_root: BTreeMap<Uuid, (f64, HashSet<Uuid>)> = BTreeMap::new();
+    for e in edges {
+        let r = root(&mut parent, e.user_a);
+        let (best, members) = by_root.entry(r).or_insert_with(|| (0.0, HashSet::new()));
+        *best = best.max(e.score);
+        members.insert(e.user_a);
+        members.insert(e.user_b);
     }
     by_root
-        .into_values()
-        .map(|mut g| {
-            let mut ids: Vec<Uuid> = members
-                .remove(&g.id)
-                .unwrap_or_default()
-                .into_iter()
-                .collect();
-            ids.sort();
-            g.id = ids.first().copied().unwrap_or(g.id);
-            g.user_ids = ids;
-            g.pairs.sort_by(|x, y| {
-                y.score
-                    .total_cmp(&x.score)
-                    .then((x.user_a, x.user_b).cmp(&(y.user_a, y.user_b)))
-            });
-            g
+        .into_iter()
+        .map(|(root, (best_score, members))| {
+            let mut user_ids: Vec<Uuid> = members.into_iter().collect();
+            user_ids.sort();
+            Group {
+                id: user_ids.first().copied().unwrap_or(root),
+                user_ids,
+                best_score,
+                pairs: Vec::new(),
+            }
         })
         .collect()
 }
