@@ -14,6 +14,11 @@
 //!   courses, venues, payments and certificates.
 //! - `book`: `createBooking` from many clients at once, then a check that every
 //!   customer's `total_bookings` equals their bookings.
+//! - `duplicates`: 100,000 users of whom about 2% are realistic duplicates (a renewal from
+//!   a new email and employer, a typo in the email, a `+tag`, the same name at the same
+//!   postcode); one client's `duplicateCandidates` for random users and the worklist's
+//!   first page of 50 groups (p50 and p99), and the time of a full rescan as a ratio of
+//!   one full scan of `users` in the same run.
 //!
 //! ```text
 //! cargo build --release && cargo run --release --example bench -- --scenario search
@@ -33,7 +38,7 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 use rft_users::auth::tokens::random_token;
 use rft_users::config::Secret;
 use rft_users::entities::{enums::*, *};
-use rft_users::services::{bootstrap, demo::add_years, references, users};
+use rft_users::services::{bootstrap, demo::add_years, duplicates, references, users};
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, Database, DatabaseConnection, EntityTrait, IntoActiveModel,
     PaginatorTrait,
@@ -46,6 +51,7 @@ enum Scenario {
     Search,
     Nested,
     Book,
+    Duplicates,
 }
 
 #[derive(Parser)]
@@ -362,10 +368,15 @@ async fn main() -> anyhow::Result<()> {
 
     let started = Instant::now();
     if user::Entity::find().count(&db).await? == 0 {
-        seed_users(&db, args.users).await?;
+        let with_duplicates = args.scenario == Scenario::Duplicates;
+        seed_users(&db, args.users, with_duplicates).await?;
         if args.scenario == Scenario::Nested {
             seed_bookings(&db, args.bookings_per_user).await?;
         }
+        // Keys (and pairs) for the users written in bulk, as the server would at start.
+        duplicates::backfill_missing(&db)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     if pg_admin.is_some() {
         db.execute_unprepared("VACUUM ANALYZE").await?;
@@ -422,11 +433,25 @@ async fn main() -> anyhow::Result<()> {
         .ok_or_else(|| anyhow::anyhow!("login failed: {login}"))?
         .to_string();
 
+    if args.scenario == Scenario::Duplicates {
+        let outcome = duplicates_scenario(&db, &client, &endpoint, &token, &args, backend).await;
+        drop(server);
+        if let Some(admin) = pg_admin.filter(|_| !args.keep) {
+            db.close().await.ok();
+            admin
+                .execute_unprepared("DROP DATABASE IF EXISTS rft_bench WITH (FORCE)")
+                .await
+                .ok();
+        }
+        return outcome;
+    }
+
     let query: &'static str = match (&args.query, args.scenario) {
         (Some(q), _) => q.clone().leak(),
         (None, Scenario::Search) => SEARCH,
         (None, Scenario::Nested) => NESTED,
         (None, Scenario::Book) => BOOK,
+        (None, Scenario::Duplicates) => unreachable!("measured by duplicates_scenario"),
     };
     let run_one = move |client: reqwest::Client, endpoint: String, token: String, n: u64| async move {
         let body = match booking_session {
@@ -551,6 +576,7 @@ async fn main() -> anyhow::Result<()> {
             );
         }
         Scenario::Book => println!("backend: {backend}; {users_n} users before; createBooking"),
+        Scenario::Duplicates => {}
     }
     println!(
         "1 client, {} requests: p50 {:.2} ms, p99 {:.2} ms, mean {:.2} ms",
@@ -712,15 +738,64 @@ async fn catalogue(db: &DatabaseConnection) -> anyhow::Result<(Vec<Uuid>, Vec<Uu
     Ok((courses, venues))
 }
 
+/// Syllables of the duplicates scenario's less common surnames (40 × 25 = 1,000 of them).
+const TAIL_START: &[&str] = &[
+    "Ash", "Black", "Brad", "Brook", "Craw", "Dun", "Elling", "Fair", "Gar", "Hather", "Ing",
+    "Kirk", "Lang", "Mid", "Nor", "Old", "Pen", "Rad", "Sel", "Thorn", "Under", "Wel", "Whit",
+    "Yar", "Bir", "Cal", "Dal", "Eas", "Fen", "Gil", "Hol", "Ken", "Lind", "Mar", "New", "Ox",
+    "Rom", "Stan", "Tad", "War",
+];
+const TAIL_END: &[&str] = &[
+    "ford", "ley", "ton", "wood", "field", "worth", "by", "ham", "well", "dale", "stone", "bury",
+    "croft", "gate", "hurst", "land", "more", "shaw", "thwaite", "wick", "cliffe", "brook",
+    "holme", "ridge", "sall",
+];
+
+/// Yorkshire postcode districts, for the duplicates scenario's addresses.
+const DISTRICTS: &[&str] = &[
+    "LS1", "LS2", "LS6", "LS11", "LS17", "LS28", "BD1", "BD7", "BD18", "HG1", "HG2", "YO1", "YO10",
+    "YO24", "S1", "S10", "S11", "HD1", "HX1", "WF1", "DN1", "HU1",
+];
+
 /// Inserts `n` customers in batches, with plausible names, phones, companies and stats.
-async fn seed_users(db: &DatabaseConnection, n: usize) -> anyhow::Result<()> {
+/// With `duplicates`, each has a postcode, and about 2% of the `n` are second records of
+/// another customer (see [`duplicate_of`]).
+async fn seed_users(db: &DatabaseConnection, n: usize, duplicates: bool) -> anyhow::Result<()> {
     let mut rng = StdRng::seed_from_u64(42);
     let now = Utc::now();
     let mut batch = Vec::with_capacity(500);
+    let mut originals: Vec<user::Model> = Vec::new();
+    let mut emails = std::collections::HashSet::new();
     for i in 0..n {
+        if duplicates && i > 1000 && rng.gen_bool(0.02) {
+            let original = &originals[rng.gen_range(0..originals.len())];
+            let mut m = duplicate_of(original, i, &mut rng);
+            if !emails.insert(m.email.clone()) {
+                // The same typo twice (or a swap of two equal letters): tag it instead.
+                m.email = m.email.replacen('@', &format!("+dup{i}@"), 1);
+            }
+            users::refresh_derived(&mut m);
+            batch.push(m.into_active_model().reset_all());
+            if batch.len() == 500 || i + 1 == n {
+                user::Entity::insert_many(std::mem::take(&mut batch))
+                    .exec_without_returning(db)
+                    .await?;
+            }
+            continue;
+        }
         let first = FIRST[rng.gen_range(0..FIRST.len())];
+        let tail;
         let last = if rng.gen_bool(0.013) {
             "Smith"
+        } else if duplicates && rng.gen_bool(0.7) {
+            // The long tail of surnames that real customers have (the 73 common ones cover
+            // about 30% of people), so name blocks are as large as they would be.
+            tail = format!(
+                "{}{}",
+                TAIL_START[rng.gen_range(0..TAIL_START.len())],
+                TAIL_END[rng.gen_range(0..TAIL_END.len())]
+            );
+            tail.as_str()
         } else {
             LAST[rng.gen_range(0..LAST.len())]
         };
@@ -741,7 +816,20 @@ async fn seed_users(db: &DatabaseConnection, n: usize) -> anyhow::Result<()> {
         m.total_spent_pence = i64::from(m.total_bookings) * 8500;
         m.last_activity_at = created + ChronoDuration::minutes(rng.gen_range(0..(365 * 24 * 60)));
         m.marketing_consent = rng.gen_bool(0.4);
+        if duplicates {
+            m.postcode = Some(format!(
+                "{} {}{}{}",
+                DISTRICTS[rng.gen_range(0..DISTRICTS.len())],
+                rng.gen_range(1..10),
+                (b'A' + rng.gen_range(0..26)) as char,
+                (b'A' + rng.gen_range(0..26)) as char,
+            ));
+        }
         users::refresh_derived(&mut m);
+        if duplicates {
+            emails.insert(m.email.clone());
+            originals.push(m.clone());
+        }
         batch.push(m.into_active_model().reset_all());
         if batch.len() == 500 || i + 1 == n {
             user::Entity::insert_many(std::mem::take(&mut batch))
@@ -749,6 +837,165 @@ async fn seed_users(db: &DatabaseConnection, n: usize) -> anyhow::Result<()> {
                 .await?;
         }
     }
+    Ok(())
+}
+
+/// A second record of `original`, made the ways real duplicates are: a renewal from a new
+/// email and employer with the phone written another way; a typo in the email; the same
+/// mailbox with a `+tag`; the same name at the same postcode from another address.
+fn duplicate_of(original: &user::Model, i: usize, rng: &mut StdRng) -> user::Model {
+    let now = Utc::now();
+    let (local, domain) = original
+        .email
+        .split_once('@')
+        .unwrap_or((&original.email, "example.com"));
+    let email = match rng.gen_range(0..4) {
+        0 => format!("{}{i}@newemployer{}.co.uk", local.replace('.', ""), i % 97),
+        1 => {
+            let mut chars: Vec<char> = local.chars().collect();
+            let last = chars.len().saturating_sub(1);
+            let k = 1 + rng.gen_range(0..last.saturating_sub(1).max(1));
+            chars.swap(k - 1, k.min(last));
+            format!("{}@{domain}", chars.into_iter().collect::<String>())
+        }
+        2 => format!("{local}+courses{i}@{domain}"),
+        _ => format!(
+            "{}.{i}@home{}.net",
+            original.first_name.to_lowercase(),
+            i % 89
+        ),
+    };
+    let mut m = users::blank(
+        email,
+        original.first_name.clone(),
+        original.last_name.clone(),
+        now - ChronoDuration::days(rng.gen_range(0..365)),
+    );
+    match m.email.contains("newemployer") {
+        // A renewal: the phone as typed elsewhere, a new company.
+        true => {
+            m.mobile = original
+                .phone
+                .as_deref()
+                .map(|p| format!("+44 {}", p.trim_start_matches('0')));
+            m.company_name = Some(format!("New Employer {} Ltd", i % 500));
+            m.customer_type = CustomerType::Corporate;
+        }
+        false => m.postcode = original.postcode.clone(),
+    }
+    m.total_bookings = 1;
+    m.total_spent_pence = 8500;
+    m
+}
+
+/// The duplicates scenario: candidates of one user and the worklist's first page, one
+/// client each, then a full rescan timed against a full scan of `users`.
+async fn duplicates_scenario(
+    db: &DatabaseConnection,
+    client: &reqwest::Client,
+    endpoint: &str,
+    token: &str,
+    args: &Args,
+    backend: &str,
+) -> anyhow::Result<()> {
+    use sea_orm::{ColumnTrait, QueryFilter, QuerySelect};
+    const CANDIDATES: &str = "query($id: UUID!) { duplicateCandidates(userId: $id) { score matchWeight user { id email fullName phone companyName } reasons { field level weight left right } } }";
+    const WORKLIST: &str = "query { duplicateGroups(first: 50) { totalCount edges { cursor node { id bestScore users { id email fullName phone companyName } pairs { id score reasons { field level weight left right } } } } pageInfo { hasNextPage endCursor } } }";
+    let ids: Vec<Uuid> = user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .filter(user::Column::Role.eq(Role::Customer))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let pairs = duplicate_pair::Entity::find().count(db).await?;
+    let post = |body: Value| {
+        let client = client.clone();
+        async move {
+            let t = Instant::now();
+            let resp: Value = client
+                .post(endpoint)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await?
+                .json()
+                .await?;
+            if let Some(errors) = resp.get("errors") {
+                anyhow::bail!("request failed: {errors}");
+            }
+            Ok::<_, anyhow::Error>((t.elapsed(), resp))
+        }
+    };
+    let mut rng = StdRng::seed_from_u64(9);
+    let mut candidates = Vec::with_capacity(args.requests);
+    let mut found = 0usize;
+    for i in 0..(args.requests + 50) {
+        let id = ids[rng.gen_range(0..ids.len())];
+        let (t, resp) = post(json!({"query": CANDIDATES, "variables": {"id": id}})).await?;
+        if i >= 50 {
+            candidates.push(t);
+            found += resp["data"]["duplicateCandidates"]
+                .as_array()
+                .map_or(0, Vec::len);
+        }
+    }
+    candidates.sort();
+    let mut worklist = Vec::with_capacity(args.requests);
+    let mut groups = Value::Null;
+    for i in 0..(args.requests + 20) {
+        let (t, resp) = post(json!({"query": WORKLIST})).await?;
+        if i >= 20 {
+            worklist.push(t);
+        }
+        groups = resp["data"]["duplicateGroups"]["totalCount"].clone();
+    }
+    worklist.sort();
+
+    // A full scan of users, as the service reads rows, before and after the rescan.
+    let scan = || async {
+        let t = Instant::now();
+        let n = positional::all(user::Entity::find(), db)
+            .await
+            .map(|r| r.len())
+            .unwrap_or_default();
+        (t.elapsed(), n)
+    };
+    let (scan_before, scanned) = scan().await;
+    let t = Instant::now();
+    let summary = duplicates::rescan(db, &mut |_, _| {})
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let rescan = t.elapsed();
+    let (scan_after, _) = scan().await;
+    let scan_time = (scan_before + scan_after) / 2;
+
+    println!(
+        "backend: {backend}; {} users; {pairs} stored pairs; {groups} groups at 0.8",
+        ids.len()
+    );
+    println!(
+        "duplicateCandidates, 1 client, {} random users: p50 {:.2} ms, p99 {:.2} ms ({:.2} candidates a user at 0.5)",
+        candidates.len(),
+        ms(percentile(&candidates, 0.50)),
+        ms(percentile(&candidates, 0.99)),
+        found as f64 / candidates.len().max(1) as f64,
+    );
+    println!(
+        "duplicateGroups(first: 50), 1 client, {} requests: p50 {:.2} ms, p99 {:.2} ms",
+        worklist.len(),
+        ms(percentile(&worklist, 0.50)),
+        ms(percentile(&worklist, 0.99)),
+    );
+    println!(
+        "rescan-duplicates: {:.2} s ({} users, {} blocked pairs scored, {} stored); full scan of users ({scanned} rows): {:.3} s; ratio {:.1}",
+        rescan.as_secs_f64(),
+        summary.users,
+        summary.compared,
+        summary.pairs,
+        scan_time.as_secs_f64(),
+        rescan.as_secs_f64() / scan_time.as_secs_f64(),
+    );
     Ok(())
 }
 

@@ -110,6 +110,12 @@ pub enum Command {
         #[arg(long)]
         fix: bool,
     },
+    /// Rebuild every user's matching keys and every likely-duplicate pair from the
+    /// profiles, in batches (dismissed pairs are kept).
+    RescanDuplicates {
+        #[command(flatten)]
+        db: DbArgs,
+    },
 }
 
 /// What `migrate` does.

@@ -53,9 +53,15 @@ pub async fn connect(url: &str, pool_size: u32) -> Result<DatabaseConnection, Db
     Database::connect(options).await
 }
 
-/// Applies every pending migration.
+/// Applies every pending migration, then keys any user without matching keys for
+/// duplicate detection (which needs Rust the migrations cannot call: see
+/// `services::duplicates::backfill_missing`). One cheap query when every user is keyed.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
-    Migrator::up(db, None).await
+    Migrator::up(db, None).await?;
+    crate::services::duplicates::backfill_missing(db)
+        .await
+        .map_err(|e| DbErr::Custom(format!("keying users for duplicate detection: {e}")))?;
+    Ok(())
 }
 
 /// Begins a transaction that will write. On SQLite it takes the write lock up front

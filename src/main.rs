@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use migration::{Migrator, MigratorTrait};
 use rft_users::{
     app::Application,
@@ -12,7 +13,7 @@ use rft_users::{
     db,
     error::AppError,
     graphql,
-    services::{audit::Actor, bootstrap, customer_stats, demo},
+    services::{audit::Actor, bootstrap, customer_stats, demo, duplicates},
     telemetry,
 };
 
@@ -50,7 +51,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }) => {
             let db = open(&db_args).await?;
             match action {
-                MigrateAction::Up => Migrator::up(&db, None).await?,
+                MigrateAction::Up => db::migrate(&db).await?,
                 MigrateAction::Down { steps } => Migrator::down(&db, Some(steps)).await?,
                 MigrateAction::Status => Migrator::status(&db).await?,
             }
@@ -62,6 +63,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::VerifyStats { db: db_args, fix }) => verify_stats(&db_args, fix).await,
+        Some(Command::RescanDuplicates { db: db_args }) => rescan_duplicates(&db_args).await,
     }
 }
 
@@ -192,6 +194,46 @@ fn describe(e: &AppError) -> String {
         }
         other => other.to_string(),
     }
+}
+
+/// `rescan-duplicates`: rebuilds keys and pairs with a progress bar (drawn only on a
+/// terminal), then prints a summary.
+async fn rescan_duplicates(db_args: &DbArgs) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    let db = open(db_args).await?;
+    Migrator::up(&db, None).await?;
+    let target = if std::io::stdout().is_terminal() {
+        ProgressDrawTarget::stdout()
+    } else {
+        ProgressDrawTarget::hidden()
+    };
+    let bar = ProgressBar::with_draw_target(None, target);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:40}] {percent}% ({elapsed}, {eta} left)")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message("Keys, then pairs");
+    let started = std::time::Instant::now();
+    let progress = bar.clone();
+    let summary = duplicates::rescan(&db, &mut move |done, total| {
+        progress.set_length(total);
+        progress.set_position(done);
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("could not rescan for duplicates: {e}"))?;
+    bar.finish_and_clear();
+    println!(
+        "Rescanned {} users in {:.1}s: {} blocked pairs scored, {} stored as likely duplicates \
+         (score at least {}), {} dismissed pairs kept.",
+        summary.users,
+        started.elapsed().as_secs_f64(),
+        summary.compared,
+        summary.pairs,
+        duplicates::STORED_MIN_SCORE,
+        summary.dismissed,
+    );
+    Ok(())
 }
 
 /// `verify-stats [--fix]`: prints each customer whose counters differ (id and fields only),

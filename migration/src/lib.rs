@@ -1,6 +1,6 @@
 //! Database migrations for `rft-users`.
 //!
-//! One migration per table, listed in dependency order. Every migration runs
+//! One migration per table (or one change), listed in dependency order. Every migration runs
 //! on both SQLite and PostgreSQL; the only backend-specific part is the
 //! trigram search index over `users.search_text` (FTS5 on SQLite, `pg_trgm`
 //! on PostgreSQL).
@@ -24,6 +24,7 @@ mod m20261121_000013_create_attendance_records;
 mod m20261121_000014_create_audit_logs;
 mod m20261121_000015_create_auth_sessions;
 mod m20261121_000016_create_stripe_events;
+mod m20261203_000001_create_duplicate_detection;
 mod m20261203_000041_create_user_merges;
 mod m20261203_000042_create_user_merge_members;
 mod m20261203_000043_create_user_merge_moves;
@@ -51,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000014_create_audit_logs::Migration),
             Box::new(m20261121_000015_create_auth_sessions::Migration),
             Box::new(m20261121_000016_create_stripe_events::Migration),
+            Box::new(m20261203_000001_create_duplicate_detection::Migration),
             Box::new(m20261203_000041_create_user_merges::Migration),
             Box::new(m20261203_000042_create_user_merge_members::Migration),
             Box::new(m20261203_000043_create_user_merge_moves::Migration),
@@ -72,7 +74,7 @@ mod tests {
     };
 
     /// Every table the migrations create, in creation order.
-    const TABLES: [&str; 19] = [
+    const TABLES: [&str; 22] = [
         "users",
         "user_activity_logs",
         "user_notes",
@@ -92,6 +94,9 @@ mod tests {
         "user_merges",
         "user_merge_members",
         "user_merge_moves",
+        "user_match_keys",
+        "duplicate_pairs",
+        "duplicate_dismissals",
     ];
 
     const USER_ID: &str = "00000000-0000-4000-8000-000000000001";

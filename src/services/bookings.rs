@@ -17,7 +17,7 @@ use crate::entities::partial::KeysOf;
 use crate::entities::{booking, booking_attendee, course, course_session, positional, user};
 use crate::error::{AppError, AppResult};
 use crate::services::audit::{self, Activity, Actor};
-use crate::services::{customer_stats, references, users, validate};
+use crate::services::{customer_stats, duplicates, references, users, validate};
 
 /// Most attendees on one booking.
 pub const MAX_ATTENDEES: usize = 20;
@@ -250,6 +250,11 @@ async fn find_or_create_customer(
         .await?
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("customer vanished")))?;
     let created = found.id == fresh_id;
+    if created {
+        // Matching keys and candidate pairs, after the customer's row (lock order kept:
+        // they touch only user_match_keys and duplicate_pairs).
+        duplicates::refresh(conn, None, &found).await?;
+    }
     // The email of a merged profile books for its survivor (docs/ARCHITECTURE.md, "Merged
     // users"), whose row is locked in turn.
     let customer = users::follow_merges(conn, found, true).await?;
@@ -282,9 +287,10 @@ async fn enrich(
     }
     if !filled.is_empty() {
         users::refresh_derived(&mut after);
-        users::changed_columns(customer, &after)
+        let updated = users::changed_columns(customer, &after)
             .update(conn)
             .await?;
+        duplicates::refresh(conn, Some(customer), &updated).await?;
     }
     Ok(filled)
 }

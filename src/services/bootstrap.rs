@@ -10,7 +10,7 @@ use crate::db::begin_write;
 use crate::entities::enums::{Role, UserStatus};
 use crate::error::{AppError, AppResult};
 use crate::services::audit::{self, Actor};
-use crate::services::{users, validate};
+use crate::services::{duplicates, users, validate};
 
 /// What `ensure_admin` did.
 pub enum AdminOutcome {
@@ -85,6 +85,8 @@ pub async fn create_or_reset_admin(
             am.account_locked_until = Set(None);
             am.updated_at = Set(now);
             let updated = am.update(&txn).await?;
+            // A customer made an admin leaves the duplicate worklist.
+            duplicates::refresh(&txn, Some(&existing), &updated).await?;
             users::revoke_sessions(&txn, updated.id, "password_reset").await?;
             let changes = audit::changes(Some(&existing), Some(&updated));
             audit::record(

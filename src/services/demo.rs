@@ -32,6 +32,9 @@ const LAST_NAMES: &[&str] = &[
     "Evans", "Thomas", "Roberts", "Walker", "Wright", "Robinson", "Thompson", "Hughes", "Khan",
     "Patel", "Clarke",
 ];
+/// Customers from this index on duplicate earlier ones (see `seed_if_empty`).
+const DEMO_DUPLICATES_FROM: usize = 47;
+
 const COMPANIES: &[&str] = &[
     "Leeds Nursery Group",
     "Sheffield Steelworks Ltd",
@@ -202,27 +205,47 @@ pub async fn seed_if_empty(db: &DatabaseConnection) -> AppResult<Option<String>>
     let (mut n_customers, mut n_bookings, mut n_certs) = (0, 0, 0);
     let mut customer_ids = Vec::new();
     for i in 0..50usize {
-        let first = FIRST_NAMES[i % FIRST_NAMES.len()];
-        let last = LAST_NAMES[(i * 7) % LAST_NAMES.len()];
+        // The last three customers are duplicates of customers 2, 3 and 4, as real data
+        // has them, so the duplicates worklist has something to show.
+        let person = if i >= DEMO_DUPLICATES_FROM { i - 45 } else { i };
+        let first = FIRST_NAMES[person % FIRST_NAMES.len()];
+        let last = LAST_NAMES[(person * 7) % LAST_NAMES.len()];
         let corporate = i % 5 == 0;
-        let email = format!(
-            "{}.{}{}@example.com",
+        let local = format!(
+            "{}.{}",
             first
                 .to_lowercase()
                 .replace(['ë', 'é'], "e")
                 .replace('â', "a"),
             last.to_lowercase().replace('\'', ""),
-            i
         );
+        let email = match i {
+            // A renewal from a new employer.
+            47 => format!("{local}@harrogatecare.org.uk"),
+            // A typo in the domain.
+            48 => format!("{local}{person}@exmaple.com"),
+            // A personal address.
+            49 => format!("{local}{person}@gmail.com"),
+            _ => format!("{local}{i}@example.com"),
+        };
         let created = now - Duration::days(400 - i as i64 * 3);
         let mut customer = users::blank(email, first.into(), last.into(), created);
-        customer.phone = Some(format!("07700 900{:03}", 100 + i));
+        customer.phone = match i {
+            47 => Some(format!("+44 7700 900{:03}", 100 + person)),
+            48 => None,
+            49 => Some(format!("07700900{:03}", 100 + person)),
+            _ => Some(format!("07700 900{:03}", 100 + i)),
+        };
         customer.customer_type = if corporate {
             CustomerType::Corporate
         } else {
             CustomerType::Individual
         };
-        customer.company_name = corporate.then(|| COMPANIES[i % COMPANIES.len()].to_string());
+        customer.company_name = if i == 47 {
+            Some("Harrogate Care Homes".into())
+        } else {
+            corporate.then(|| COMPANIES[i % COMPANIES.len()].to_string())
+        };
         customer.marketing_consent = i % 3 == 0;
         customer.customer_since = Some(created.date_naive());
         customer.city = Some(["Leeds", "Sheffield", "Bradford", "York", "Harrogate"][i % 5].into());

@@ -9,6 +9,8 @@ pub mod catalogue;
 pub mod certificates;
 pub mod customer_stats;
 pub mod demo;
+pub mod duplicates;
+pub mod matching;
 pub mod merge;
 pub mod pages;
 pub mod patch;

@@ -14,6 +14,7 @@ use crate::entities::enums::{ContactMethod, CustomerType, NoteType, Role, UserSt
 use crate::entities::{auth_session, positional, user, user_note};
 use crate::error::{AppError, AppResult};
 use crate::services::audit::{self, Activity, Actor};
+use crate::services::duplicates;
 use crate::services::patch::Patch;
 use crate::services::validate;
 
@@ -377,10 +378,13 @@ async fn ensure_email_free(
     Ok(())
 }
 
-/// Inserts a user, reporting a duplicate email (even one that raced us) on `email`.
+/// Inserts a user, reporting a duplicate email (even one that raced us) on `email`, and
+/// keys and scores them for duplicate detection on the same connection (so inside the
+/// caller's transaction; docs/ARCHITECTURE.md, "Matching keys").
 #[tracing::instrument(level = "debug", skip_all, fields(user_id = %m.id))]
 pub async fn insert(conn: &impl ConnectionTrait, m: user::Model) -> AppResult<user::Model> {
-    m.into_active_model()
+    let created = m
+        .into_active_model()
         .reset_all()
         .insert(conn)
         .await
@@ -389,7 +393,9 @@ pub async fn insert(conn: &impl ConnectionTrait, m: user::Model) -> AppResult<us
                 AppError::bad_input("email", "a user with this email already exists")
             }
             other => other,
-        })
+        })?;
+    duplicates::refresh(conn, None, &created).await?;
+    Ok(created)
 }
 
 /// Fails with CONFLICT when `user` is the only active admin and the change would end that.
@@ -589,6 +595,7 @@ pub async fn update(
         }
         other => other,
     })?;
+    duplicates::refresh(&txn, Some(&before), &updated).await?;
     let changes = audit::changes(Some(&before), Some(&updated));
     audit::record(
         &txn,

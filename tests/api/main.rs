@@ -9,6 +9,7 @@ mod booking_pages;
 mod bookings;
 mod concurrency;
 mod customer_stats;
+mod duplicates;
 mod examples;
 mod graph;
 mod graphiql;

@@ -49,6 +49,9 @@ const MATRIX: &[(&str, [Outcome; 4])] = &[
     ("updateUser",     [Unauthenticated, Forbidden, Forbidden, Allowed]),
     ("setUserStatus",  [Unauthenticated, Forbidden, Forbidden, Allowed]),
     ("addUserNote",    [Unauthenticated, Forbidden, Forbidden, Allowed]),
+    ("duplicateCandidates", [Unauthenticated, Forbidden, Forbidden, Allowed]),
+    ("duplicateGroups",     [Unauthenticated, Forbidden, Forbidden, Allowed]),
+    ("dismissDuplicate",    [Unauthenticated, Forbidden, Forbidden, Allowed]),
     ("logout",         [Unauthenticated, Allowed,   Allowed,   Allowed]),
     ("changePassword", [Unauthenticated, Forbidden, Allowed,   Allowed]),
     ("login",          [Allowed,         Allowed,   Allowed,   Allowed]),
@@ -98,6 +101,21 @@ fn operations() -> Vec<(&'static str, &'static str, Value)> {
             "addUserNote",
             "mutation($id: UUID!) { addUserNote(userId: $id, input: { content: \"Called about a refund\" }) { id } }",
             json!({ "id": "@target" }),
+        ),
+        (
+            "duplicateCandidates",
+            "query($id: UUID!) { duplicateCandidates(userId: $id, minScore: 0) { score user { id } } }",
+            json!({ "id": "@target" }),
+        ),
+        (
+            "duplicateGroups",
+            "{ duplicateGroups(first: 5) { totalCount edges { node { id bestScore } } } }",
+            json!({}),
+        ),
+        (
+            "dismissDuplicate",
+            "mutation($a: UUID!, $b: UUID!) { dismissDuplicate(userId: $a, otherUserId: $b) }",
+            json!({ "a": "@target", "b": "@customerId" }),
         ),
         ("logout", "mutation { logout }", json!({})),
         (
@@ -204,6 +222,7 @@ impl World {
             for value in map.values_mut() {
                 let replacement = match value.as_str() {
                     Some("@target") => json!(self.target.id),
+                    Some("@customerId") => json!(self.customer.id),
                     Some("@targetEmail") => json!("  TARGET@example.com "),
                     Some("@loginEmail") => json!(self.loginee.0.email),
                     Some("@loginPassword") => json!(self.loginee.1),
@@ -243,6 +262,7 @@ async fn state(app: &TestApp, world: &World) -> (Vec<i64>, user::Model) {
         "user_activity_logs",
         "auth_sessions",
         "user_merges",
+        "duplicate_dismissals",
     ] {
         counts.push(app.count(table).await);
     }

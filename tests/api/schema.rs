@@ -118,6 +118,9 @@ const VALUE_TYPES: &[&str] = &[
     "MergePreview",
     "MergedField",
     "MovedRows",
+    // A candidate is a user seen from another, with the reasons: both live in the answer.
+    "DuplicateCandidate",
+    "MatchReason",
 ];
 
 #[test]

@@ -3,12 +3,14 @@
 mod auth;
 mod bookings;
 mod catalogue;
+mod duplicates;
 mod merge;
 mod users;
 
 pub use auth::AuthMutation;
 pub use bookings::BookingMutation;
 pub use catalogue::CatalogueMutation;
+pub use duplicates::DuplicateMutation;
 pub use merge::MergeMutation;
 pub use users::UserMutation;
 
@@ -17,6 +19,7 @@ pub use users::UserMutation;
 pub struct MutationRoot(
     AuthMutation,
     UserMutation,
+    DuplicateMutation,
     CatalogueMutation,
     BookingMutation,
     MergeMutation,

@@ -1,13 +1,15 @@
 //! The query root, merged from one object per domain.
 
 mod catalogue;
+mod duplicates;
 mod merge;
 mod users;
 
 pub use catalogue::CatalogueQuery;
+pub use duplicates::DuplicateQuery;
 pub use merge::MergeQuery;
 pub use users::UserQuery;
 
 /// Every query.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct QueryRoot(UserQuery, CatalogueQuery, MergeQuery);
+pub struct QueryRoot(UserQuery, DuplicateQuery, CatalogueQuery, MergeQuery);

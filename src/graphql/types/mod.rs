@@ -4,6 +4,7 @@ pub mod auth;
 pub mod booking;
 pub mod booking_input;
 pub mod catalogue_input;
+pub mod duplicates;
 pub mod enums;
 pub mod merge;
 pub mod user;

@@ -45,6 +45,11 @@ impl User {
         Self::from(Partial::from_full(model))
     }
 
+    /// A user of whom only the id has been read (the row is loaded if a field needs it).
+    pub(crate) fn unread(id: Uuid) -> Self {
+        Self::from(Partial::from_keys(id))
+    }
+
     /// The user's id, whichever way the row was read.
     fn user_id(&self) -> Uuid {
         *self.row.keys()

@@ -30,7 +30,7 @@ use crate::entities::{user, user_merge, user_merge_member};
 use crate::error::{AppError, AppResult};
 use crate::services::audit::{self, Activity, Actor};
 use crate::services::customer_stats::{self, Counters};
-use crate::services::{users, validate};
+use crate::services::{duplicates, users, validate};
 
 /// Most duplicates merged into a survivor at once.
 pub const MAX_DUPLICATES: usize = 10;
@@ -324,6 +324,14 @@ async fn apply(
         am.updated_at = Set(now);
         am.update(conn).await?;
     }
+    // Matching keys and candidate pairs (docs/ARCHITECTURE.md, "Matching keys"): the
+    // tombstones leave the worklist, the survivor is rescored with its merged profile.
+    for dup in &duplicates {
+        let mut tombstone = dup.clone();
+        tombstone.merged_into_id = Some(survivor_id);
+        duplicates::refresh(conn, Some(dup), &tombstone).await?;
+    }
+    duplicates::refresh(conn, Some(&survivor_before), &after).await?;
     // Totals from the facts, never added by hand: the survivor's now include the moved
     // rows, and the tombstones' fall to zero (docs/ARCHITECTURE.md, "Customer counters").
     customer_stats::recompute(conn, &people).await?;
@@ -544,7 +552,8 @@ pub async fn unmerge(
         refresh_if_changed(current, &mut restored);
         let mut am = users::changed_columns(current, &restored);
         am.updated_at = Set(now);
-        am.update(&txn).await?;
+        let restored = am.update(&txn).await?;
+        duplicates::refresh(&txn, Some(current), &restored).await?;
     }
     // The survivor's fields the merge changed, back to what they were, unless changed
     // again since (a later edit is kept).
@@ -565,6 +574,7 @@ pub async fn unmerge(
         am.updated_at = Set(now);
         am.update(&txn).await?;
     }
+    duplicates::refresh(&txn, Some(&survivor_now), &survivor_after).await?;
     customer_stats::recompute(&txn, &people).await?;
     let survivor_after = users::find(&txn, survivor_id).await?;
 

@@ -54,6 +54,15 @@ pub const KEPT_COLUMNS: &[(&str, &str)] = &[
     ("user_merge_members", "user_id"),
     ("user_merge_moves", "old_user_id"),
     ("user_merge_moves", "new_user_id"),
+    // Duplicate detection's derived rows are each user's own, rebuilt by
+    // `duplicates::refresh` for everyone a merge or an undo changes; a dismissal ("these two
+    // are different people") stays true of the two people it names.
+    ("user_match_keys", "user_id"),
+    ("duplicate_pairs", "user_a"),
+    ("duplicate_pairs", "user_b"),
+    ("duplicate_dismissals", "user_a"),
+    ("duplicate_dismissals", "user_b"),
+    ("duplicate_dismissals", "dismissed_by_id"),
 ];
 
 // ---------------------------------------------------------------------------------------
