@@ -825,3 +825,54 @@ async fn rescan_duplicates_rebuilds_keys_and_pairs_from_the_command_line() {
     assert!((after.score - before.score).abs() < 1e-12);
     assert_eq!(after.reasons, before.reasons);
 }
+
+/// A merge takes its people off the worklist (the tombstone can no longer be a candidate,
+/// and the survivor is rescored), and its undo puts the pair back exactly.
+#[tokio::test]
+async fn a_merge_clears_its_pair_from_the_worklist_and_an_undo_restores_it() {
+    let app = TestApp::spawn().await;
+    let (_, admin) = app.admin().await;
+    let a = create(
+        &app,
+        &admin,
+        json!({ "email": "megan.hughes@acme-widgets.co.uk", "firstName": "Megan", "lastName": "Hughes", "phone": "07700 900456" }),
+    )
+    .await;
+    let b = create(
+        &app,
+        &admin,
+        json!({ "email": "mhughes@northerncare.org.uk", "firstName": "Megan", "lastName": "Hughes", "phone": "+44 7700 900456" }),
+    )
+    .await;
+    let before = pair(&app, a, b).await.expect("the pair is on the worklist");
+    assert!(
+        group_member_sets(&groups(&app, &admin, None).await).contains(&{
+            let mut v = vec![a, b];
+            v.sort();
+            v
+        })
+    );
+
+    let merged = app
+        .gql_ok(
+            "mutation($input: MergeUsersInput!) { mergeUsers(input: $input) { id } }",
+            json!({ "input": { "survivorId": a, "duplicateIds": [b], "reason": "same person" } }),
+            Some(&admin),
+        )
+        .await;
+    assert!(pair(&app, a, b).await.is_none(), "no pair with a tombstone");
+    assert!(group_member_sets(&groups(&app, &admin, None).await).is_empty());
+    assert!(candidate_ids(&candidates(&app, &admin, a, None).await).is_empty());
+
+    app.gql_ok(
+        "mutation($id: UUID!) { unmergeUsers(mergeId: $id, reason: \"not the same\") { id } }",
+        json!({ "id": merged["mergeUsers"]["id"] }),
+        Some(&admin),
+    )
+    .await;
+    let after = pair(&app, a, b).await.expect("the undo restores the pair");
+    assert_eq!(
+        (after.score, after.match_weight, &after.reasons),
+        (before.score, before.match_weight, &before.reasons)
+    );
+}
