@@ -788,6 +788,7 @@ async fn seed_bookings(db: &DatabaseConnection, per_user: usize) -> anyhow::Resu
                 special_requirements: None,
                 contact_details: None,
                 legacy_id: None,
+                legacy_reference: None,
                 confirmation_sent: true,
                 reminder_sent: true,
                 certificate_issued: b % 2 == 0,

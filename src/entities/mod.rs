@@ -13,6 +13,8 @@ pub mod booking_attendee;
 pub mod certificate;
 pub mod course;
 pub mod course_session;
+pub mod import_job;
+pub mod import_row;
 pub mod payment;
 pub mod positional;
 pub mod refund;

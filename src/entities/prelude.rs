@@ -8,6 +8,8 @@ pub use super::booking_attendee::Entity as BookingAttendee;
 pub use super::certificate::Entity as Certificate;
 pub use super::course::Entity as Course;
 pub use super::course_session::Entity as CourseSession;
+pub use super::import_job::Entity as ImportJob;
+pub use super::import_row::Entity as ImportRow;
 pub use super::payment::Entity as Payment;
 pub use super::refund::Entity as Refund;
 pub use super::session_note::Entity as SessionNote;
