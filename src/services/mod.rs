@@ -8,6 +8,7 @@ pub mod bootstrap;
 pub mod catalogue;
 pub mod certificates;
 pub mod customer_stats;
+pub mod customers;
 pub mod demo;
 pub mod pages;
 pub mod patch;
