@@ -53,7 +53,8 @@ pub(crate) struct Shared {
     pub(crate) persisted_queries: Arc<PersistedQueries>,
 }
 
-/// The HTTP routes: `/graphql` (GraphiQL on GET, GraphQL on POST) and `/healthz`.
+/// The HTTP routes: `/graphql` (GraphiQL on GET, GraphQL on POST), `/healthz`, and the
+/// import reports (`/imports/{id}/rows.csv`).
 pub fn build_router(state: AppState) -> Router {
     let schema = build_schema(state.clone());
     let cors = cors_layer(&state.config.cors_origins);
@@ -63,6 +64,10 @@ pub fn build_router(state: AppState) -> Router {
     Router::new()
         .route("/graphql", get(http::get).post(http::post))
         .route("/healthz", get(healthz))
+        .route(
+            "/imports/{id}/rows.csv",
+            get(crate::reports::import_rows_csv),
+        )
         .with_state(Shared {
             state,
             schema,

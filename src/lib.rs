@@ -11,5 +11,6 @@ pub mod graphiql;
 pub mod graphql;
 pub mod http;
 pub mod money;
+pub mod reports;
 pub mod services;
 pub mod webhooks;

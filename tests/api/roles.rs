@@ -5,7 +5,8 @@
 use std::collections::BTreeSet;
 
 use chrono::Utc;
-use rft_users::entities::{enums::Role, user, user_note};
+use rft_users::entities::enums::{ImportJobStatus, Role};
+use rft_users::entities::{import_job, user, user_note};
 use rft_users::services::users;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
 use serde_json::{Value, json};
@@ -53,6 +54,8 @@ const MATRIX: &[(&str, [Outcome; 4])] = &[
     ("changePassword", [Unauthenticated, Forbidden, Allowed,   Allowed]),
     ("login",          [Allowed,         Allowed,   Allowed,   Allowed]),
     ("refreshSession", [Allowed,         Allowed,   Allowed,   Allowed]),
+    ("importJobs",     [Unauthenticated, Forbidden, Forbidden, Allowed]),
+    ("importJob",      [Unauthenticated, Forbidden, Forbidden, Allowed]),
 ];
 
 /// How the matrix calls each operation: (root field, document, variables). Variables that
@@ -111,6 +114,16 @@ fn operations() -> Vec<(&'static str, &'static str, Value)> {
             "mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken } }",
             json!({ "t": "@refreshToken" }),
         ),
+        (
+            "importJobs",
+            "{ importJobs(first: 5) { edges { node { id source counts { total } } } } }",
+            json!({}),
+        ),
+        (
+            "importJob",
+            "query($id: UUID!) { importJob(id: $id) { id status rows(first: 2) { edges { node { id status } } } } }",
+            json!({ "id": "@importJob" }),
+        ),
     ]
 }
 
@@ -123,6 +136,8 @@ struct World {
     target: user::Model,
     /// A staff member whose credentials the public operations use.
     loginee: (user::Model, String),
+    /// An import job, for `importJob`.
+    import_job: uuid::Uuid,
 }
 
 impl World {
@@ -140,12 +155,39 @@ impl World {
         users::refresh_derived(&mut t);
         let target = users::insert(&app.db, t).await.unwrap();
         let loginee = app.staff(Role::Instructor, "loginee@example.com").await;
+        let import_job = import_job::Model {
+            id: uuid::Uuid::now_v7(),
+            source: "legacy".into(),
+            file_name: "export.json".into(),
+            file_sha256: "0".repeat(64),
+            dry_run: true,
+            status: ImportJobStatus::Finished,
+            error: None,
+            rows_in_file: 0,
+            created_count: 0,
+            updated_count: 0,
+            unchanged_count: 0,
+            skipped_count: 0,
+            failed_count: 0,
+            customers_created: 0,
+            venues_created: 0,
+            sessions_created: 0,
+            started_at: now,
+            finished_at: Some(now),
+            updated_at: now,
+        }
+        .into_active_model()
+        .insert(&app.db)
+        .await
+        .unwrap()
+        .id;
         Self {
             customer,
             instructor,
             admin,
             target,
             loginee,
+            import_job,
         }
     }
 
@@ -167,6 +209,7 @@ impl World {
             for value in map.values_mut() {
                 let replacement = match value.as_str() {
                     Some("@target") => json!(self.target.id),
+                    Some("@importJob") => json!(self.import_job),
                     Some("@targetEmail") => json!("  TARGET@example.com "),
                     Some("@loginEmail") => json!(self.loginee.0.email),
                     Some("@loginPassword") => json!(self.loginee.1),

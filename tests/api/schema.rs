@@ -108,7 +108,13 @@ async fn malformed_queries_get_bad_user_input() {
 /// Object types that are values, not rows: they have no identity of their own, so clients'
 /// caches store them inside their parent. Every other object type stands for a row and must
 /// have an `id`, on which Apollo's InMemoryCache and urql's graphcache normalise.
-const VALUE_TYPES: &[&str] = &["AuthPayload", "PageInfo", "QueryRoot", "MutationRoot"];
+const VALUE_TYPES: &[&str] = &[
+    "AuthPayload",
+    "ImportCounts",
+    "PageInfo",
+    "QueryRoot",
+    "MutationRoot",
+];
 
 #[test]
 fn every_row_type_has_an_id() {
