@@ -13,6 +13,7 @@ mod examples;
 mod graph;
 mod graphiql;
 mod http;
+mod import;
 mod layering;
 mod money;
 mod outage;
