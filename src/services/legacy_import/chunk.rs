@@ -199,6 +199,31 @@ pub(super) struct ChunkResult {
     pub venues_created: Vec<Uuid>,
 }
 
+/// What became of one row.
+#[derive(Clone)]
+struct Decision {
+    status: ImportRowStatus,
+    reason: Option<String>,
+    user_id: Option<Uuid>,
+    booking_id: Option<Uuid>,
+}
+
+impl Decision {
+    fn new(
+        status: ImportRowStatus,
+        reason: Option<String>,
+        user_id: Option<Uuid>,
+        booking_id: Option<Uuid>,
+    ) -> Self {
+        Self {
+            status,
+            reason,
+            user_id,
+            booking_id,
+        }
+    }
+}
+
 /// A row the chunk writes.
 struct Planned<'a> {
     index: usize,
@@ -217,8 +242,7 @@ pub(super) async fn apply(
     rows: &[Prepared],
 ) -> AppResult<ChunkResult> {
     let now = Utc::now();
-    let mut outcome: Vec<Option<(ImportRowStatus, Option<String>, Option<Uuid>, Option<Uuid>)>> =
-        vec![None; rows.len()];
+    let mut outcome: Vec<Option<Decision>> = vec![None; rows.len()];
     let mut counts = Counts::default();
 
     // 1. Duplicates of an earlier row of this run, and rows that cannot be read.
@@ -227,7 +251,7 @@ pub(super) async fn apply(
         if let Some(id) = &p.legacy_id {
             match st.seen.get(id) {
                 Some(first) if first.hash == p.hash => {
-                    outcome[i] = Some((
+                    outcome[i] = Some(Decision::new(
                         ImportRowStatus::Skipped,
                         Some(format!("duplicate of line {}", first.line)),
                         None,
@@ -236,7 +260,7 @@ pub(super) async fn apply(
                     continue;
                 }
                 Some(first) => {
-                    outcome[i] = Some((
+                    outcome[i] = Some(Decision::new(
                         ImportRowStatus::Failed,
                         Some(format!(
                             "legacy id {id} is also on line {}, with different content",
@@ -260,7 +284,12 @@ pub(super) async fn apply(
         }
         match &p.parsed {
             Err(reason) => {
-                outcome[i] = Some((ImportRowStatus::Failed, Some(reason.clone()), None, None))
+                outcome[i] = Some(Decision::new(
+                    ImportRowStatus::Failed,
+                    Some(reason.clone()),
+                    None,
+                    None,
+                ))
             }
             Ok(row) => candidates.push((i, row)),
         }
@@ -277,7 +306,7 @@ pub(super) async fn apply(
     for (i, row) in candidates {
         match (existing.get(&row.legacy_id), prior.get(&row.legacy_id)) {
             (Some(b), Some(hash)) if *hash == rows[i].hash => {
-                outcome[i] = Some((
+                outcome[i] = Some(Decision::new(
                     ImportRowStatus::Unchanged,
                     None,
                     Some(b.user_id),
@@ -286,7 +315,7 @@ pub(super) async fn apply(
             }
             (Some(b), Some(_)) => to_write.push((i, row, Some(b.clone()))),
             (Some(_), None) => {
-                outcome[i] = Some((
+                outcome[i] = Some(Decision::new(
                     ImportRowStatus::Failed,
                     Some(format!(
                         "a booking with legacy id {} already exists, not imported from source {:?}",
@@ -314,7 +343,7 @@ pub(super) async fn apply(
             .course(row.course_type, row.course_name.as_deref())
             .cloned()
         else {
-            outcome[i] = Some((
+            outcome[i] = Some(Decision::new(
                 ImportRowStatus::Failed,
                 Some(format!(
                     "unknown course: no {} course in the catalogue",
@@ -532,7 +561,7 @@ pub(super) async fn apply(
                 let (pay, refund) = money_rows(&b, &money, now);
                 new_payments.extend(pay);
                 new_refunds.extend(refund);
-                outcome[p.index] = Some((
+                outcome[p.index] = Some(Decision::new(
                     ImportRowStatus::Created,
                     warnings(p.row),
                     Some(p.user_id),
@@ -544,7 +573,7 @@ pub(super) async fn apply(
                 touched_customers.insert(before.user_id);
                 touched_sessions.insert(before.session_id);
                 update_booking(conn, p, before, &money, now).await?;
-                outcome[p.index] = Some((
+                outcome[p.index] = Some(Decision::new(
                     ImportRowStatus::Updated,
                     warnings(p.row),
                     Some(p.user_id),
@@ -565,12 +594,19 @@ pub(super) async fn apply(
 
     let mut ledger = Vec::with_capacity(rows.len());
     for (p, o) in rows.iter().zip(outcome) {
-        let (status, reason, user_id, booking_id) = o.unwrap_or((
-            ImportRowStatus::Failed,
-            Some("not accounted for".into()),
-            None,
-            None,
-        ));
+        let Decision {
+            status,
+            reason,
+            user_id,
+            booking_id,
+        } = o.unwrap_or_else(|| {
+            Decision::new(
+                ImportRowStatus::Failed,
+                Some("not accounted for".into()),
+                None,
+                None,
+            )
+        });
         counts.add(status);
         ledger.push(import_row::Model {
             id: Uuid::now_v7(),
