@@ -70,7 +70,7 @@ async fn import_legacy(args: ImportLegacyArgs) -> anyhow::Result<()> {
         checked.bytes,
         checked.sha256
     );
-    let db = db::connect(&args.db.resolve_url()?, 2).await?;
+    let db = db::connect_batch(&args.db.resolve_url()?).await?;
     db::migrate(&db).await?;
 
     let bar = if std::io::stderr().is_terminal() {

@@ -7,14 +7,14 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect, sea_query::OnConflict,
+    ActiveModelTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, sea_query::OnConflict,
 };
 use uuid::Uuid;
 
 use crate::entities::{positional, user};
 use crate::error::{AppError, AppResult};
-use crate::services::{users, validate};
+use crate::services::{keys, users, validate};
 
 /// Contact details of whoever is booking, checked and normalised: the email trimmed and
 /// lowercased, texts trimmed, blank optional fields `None`.
@@ -167,7 +167,11 @@ pub async fn lock_by_email(
     let mut out = Vec::with_capacity(emails.len());
     for chunk in emails.chunks(500) {
         let mut q = user::Entity::find()
-            .filter(user::Column::Email.is_in(chunk.iter().cloned()))
+            .filter(keys::any_of(
+                conn.get_database_backend(),
+                user::Column::Email,
+                chunk,
+            ))
             .order_by_asc(user::Column::Email);
         if conn.get_database_backend() == DbBackend::Postgres {
             q = q.lock_exclusive();

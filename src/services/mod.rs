@@ -10,6 +10,7 @@ pub mod certificates;
 pub mod customer_stats;
 pub mod customers;
 pub mod demo;
+pub mod keys;
 pub mod legacy_import;
 pub mod pages;
 pub mod patch;

@@ -4,11 +4,11 @@
 //! In the order every writer locks them (docs/ARCHITECTURE.md, "Lock order"): the chunk's
 //! existing bookings (those a changed row updates), then its customers (found or created by
 //! email, as `createBooking` does, their blank profile fields filled), then, last, the
-//! sessions whose places are recounted. New venues and sessions are new rows, locked by no
+//! sessions whose booked places change. New venues and sessions are new rows, locked by no
 //! one else. The customers' counters are then set by `customer_stats::recompute`, never by
 //! hand.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use sea_orm::{
@@ -29,7 +29,7 @@ use crate::entities::{
     booking, booking_attendee, course, course_session, import_row, payment, refund, user, venue,
 };
 use crate::error::{AppError, AppResult};
-use crate::services::{bookings, customer_stats, customers, references};
+use crate::services::{bookings, customer_stats, customers, keys, references};
 
 /// Most bound parameters in one statement: under SQLite's limit (32,766) and PostgreSQL's
 /// (65,535).
@@ -508,6 +508,8 @@ pub(super) async fn apply(
         by_email.insert(customer.email.clone(), customer);
     }
     let mut working: HashMap<Uuid, (user::Model, user::Model)> = HashMap::new();
+    // Per customer: the chunk's earliest and latest booking.
+    let mut activity: HashMap<Uuid, (DateTime<Utc>, DateTime<Utc>)> = HashMap::new();
     for p in &mut planned {
         let customer = by_email
             .get(&p.row.contact.email)
@@ -518,12 +520,9 @@ pub(super) async fn apply(
             .or_insert_with(|| (customer.clone(), customer.clone()));
         customers::fill_blanks(after, &p.row.contact);
         let at = p.row.created_at;
-        after.customer_since = Some(
-            after
-                .customer_since
-                .map_or(at.date_naive(), |d| d.min(at.date_naive())),
-        );
-        after.last_activity_at = after.last_activity_at.max(at);
+        let (first, last) = activity.entry(customer.id).or_insert((at, at));
+        *first = (*first).min(at);
+        *last = (*last).max(at);
     }
     let mut written: BTreeSet<Uuid> = customers_created.iter().copied().collect();
     let mut ids: Vec<Uuid> = working.keys().copied().collect();
@@ -537,20 +536,30 @@ pub(super) async fn apply(
             written.insert(*id);
         }
     }
+    // Customer since their earliest booking, active at their latest: one statement.
+    let mut spans: Vec<(Uuid, NaiveDate, DateTime<Utc>)> = activity
+        .into_iter()
+        .map(|(id, (first, last))| (id, first.date_naive(), last))
+        .collect();
+    spans.sort_unstable_by_key(|s| s.0);
+    widen_activity(conn, &spans).await?;
     for id in written {
         super::after_customer_written(conn, id).await?;
     }
 
     // 5. The bookings, their attendees and their money.
     let mut touched_customers: BTreeSet<Uuid> = BTreeSet::new();
-    let mut touched_sessions: BTreeSet<Uuid> = BTreeSet::new();
+    // Per session: attendees of live bookings gained (or lost).
+    let mut places: BTreeMap<Uuid, i64> = BTreeMap::new();
     let mut new_bookings = Vec::new();
     let mut new_attendees = Vec::new();
     let mut new_payments = Vec::new();
     let mut new_refunds = Vec::new();
     for p in &planned {
         touched_customers.insert(p.user_id);
-        touched_sessions.insert(p.session_id);
+        if p.row.status != BookingStatus::Cancelled {
+            *places.entry(p.session_id).or_default() += p.row.attendees.len() as i64;
+        }
         let money = legacy_money(p.row);
         match &p.existing {
             None => {
@@ -571,7 +580,10 @@ pub(super) async fn apply(
             }
             Some(before) => {
                 touched_customers.insert(before.user_id);
-                touched_sessions.insert(before.session_id);
+                if before.status != BookingStatus::Cancelled {
+                    *places.entry(before.session_id).or_default() -=
+                        i64::from(before.number_of_attendees);
+                }
                 update_booking(conn, p, before, &money, now).await?;
                 outcome[p.index] = Some(Decision::new(
                     ImportRowStatus::Updated,
@@ -590,7 +602,7 @@ pub(super) async fn apply(
     // 6. Counters from the facts, then the sessions' places, last.
     let touched: Vec<Uuid> = touched_customers.into_iter().collect();
     customer_stats::recompute(conn, &touched).await?;
-    recount_places(conn, &touched_sessions.into_iter().collect::<Vec<_>>()).await?;
+    add_places(conn, &places).await?;
 
     let mut ledger = Vec::with_capacity(rows.len());
     for (p, o) in rows.iter().zip(outcome) {
@@ -649,7 +661,11 @@ async fn lock_bookings(
     ids.sort_unstable();
     for chunk in ids.chunks(500) {
         let mut q = booking::Entity::find()
-            .filter(booking::Column::LegacyId.is_in(chunk.iter().cloned()))
+            .filter(keys::any_of(
+                conn.get_database_backend(),
+                booking::Column::LegacyId,
+                chunk,
+            ))
             .order_by_asc(booking::Column::Id);
         if conn.get_database_backend() == DbBackend::Postgres {
             q = q.lock_exclusive();
@@ -1004,30 +1020,88 @@ async fn booking_money(conn: &impl ConnectionTrait, booking_id: Uuid) -> AppResu
     Ok((paid.iter().sum(), refunded.iter().sum()))
 }
 
-/// Sets each session's booked places to the attendees of its bookings not cancelled, and
-/// its capacity to at least that: the sessions are the last rows a writer locks.
-async fn recount_places(conn: &impl ConnectionTrait, session_ids: &[Uuid]) -> AppResult<()> {
+/// Moves each customer's `customer_since` back to the day of their earliest booking here and
+/// their `last_activity_at` on to their latest, when those are further out: one statement
+/// for the whole chunk (these are not counters; a customer's profile keeps them).
+async fn widen_activity(
+    conn: &impl ConnectionTrait,
+    spans: &[(Uuid, NaiveDate, DateTime<Utc>)],
+) -> AppResult<()> {
     let backend = conn.get_database_backend();
-    let cancelled = sea_orm::ActiveEnum::to_value(&BookingStatus::Cancelled);
-    for chunk in session_ids.chunks(500) {
-        let (list, values): (String, Vec<Value>) = match backend {
-            DbBackend::Postgres => (
-                "SELECT unnest($1::uuid[])".into(),
-                vec![chunk.to_vec().into()],
-            ),
-            _ => (
-                vec!["?"; chunk.len()].join(", "),
-                chunk.iter().map(|id| (*id).into()).collect(),
-            ),
+    for chunk in spans.chunks(500) {
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 3);
+        let rows: Vec<String> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, (id, since, last))| {
+                values.extend([(*id).into(), (*since).into(), (*last).into()]);
+                match backend {
+                    DbBackend::Postgres => format!(
+                        "(${}::uuid, ${}::date, ${}::timestamptz)",
+                        3 * i + 1,
+                        3 * i + 2,
+                        3 * i + 3
+                    ),
+                    _ => "(?, ?, ?)".to_string(),
+                }
+            })
+            .collect();
+        let alias = match backend {
+            DbBackend::Postgres => "v(column1, column2, column3)",
+            _ => "v",
         };
-        let live = format!(
-            "(SELECT COALESCE(SUM(b.number_of_attendees), 0) FROM bookings b \
-             WHERE b.session_id = course_sessions.id AND b.status <> '{cancelled}')"
-        );
         let sql = format!(
-            "UPDATE course_sessions SET booked_places = {live}, \
-               capacity = CASE WHEN capacity < {live} THEN {live} ELSE capacity END \
-             WHERE id IN ({list}) AND (booked_places <> {live} OR capacity < {live})"
+            "UPDATE users SET \
+               customer_since = CASE WHEN users.customer_since IS NULL \
+                 OR v.column2 < users.customer_since THEN v.column2 ELSE users.customer_since END, \
+               last_activity_at = CASE WHEN v.column3 > users.last_activity_at \
+                 THEN v.column3 ELSE users.last_activity_at END \
+             FROM (VALUES {}) AS {alias} \
+             WHERE users.id = v.column1 AND (users.customer_since IS NULL \
+               OR v.column2 < users.customer_since OR v.column3 > users.last_activity_at)",
+            rows.join(", ")
+        );
+        conn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
+    }
+    Ok(())
+}
+
+/// Adds to each session's booked places the attendees its bookings gained (or lost) here,
+/// raising its capacity to at least that, as `createBooking` and `cancelBooking` do: one
+/// statement, and the sessions are the last rows a writer locks.
+async fn add_places(conn: &impl ConnectionTrait, deltas: &BTreeMap<Uuid, i64>) -> AppResult<()> {
+    let backend = conn.get_database_backend();
+    let deltas: Vec<(Uuid, i64)> = deltas
+        .iter()
+        .filter(|(_, d)| **d != 0)
+        .map(|(id, d)| (*id, *d))
+        .collect();
+    for chunk in deltas.chunks(500) {
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 2);
+        let rows: Vec<String> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, (id, delta))| {
+                values.extend([(*id).into(), (*delta).into()]);
+                match backend {
+                    DbBackend::Postgres => {
+                        format!("(${}::uuid, ${}::bigint)", 2 * i + 1, 2 * i + 2)
+                    }
+                    _ => "(?, ?)".to_string(),
+                }
+            })
+            .collect();
+        let alias = match backend {
+            DbBackend::Postgres => "v(column1, column2)",
+            _ => "v",
+        };
+        let sql = format!(
+            "UPDATE course_sessions SET booked_places = booked_places + v.column2, \
+               capacity = CASE WHEN capacity < booked_places + v.column2 \
+                 THEN booked_places + v.column2 ELSE capacity END \
+             FROM (VALUES {}) AS {alias} WHERE course_sessions.id = v.column1",
+            rows.join(", ")
         );
         conn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
             .await?;

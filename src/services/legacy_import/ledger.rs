@@ -16,6 +16,7 @@ use super::file::FileCheck;
 use crate::entities::enums::{ImportJobStatus, ImportRowStatus};
 use crate::entities::{import_job, import_row};
 use crate::error::{AppError, AppResult};
+use crate::services::keys;
 use crate::services::pages::{Page, page_size, parse_after};
 
 /// What a row of an earlier run (of the job being resumed) left behind.
@@ -167,7 +168,11 @@ pub(super) async fn prior_hashes(
             .column(import_row::Column::ContentHash)
             .join(JoinType::InnerJoin, import_row::Relation::Job.def())
             .filter(import_row::Column::Source.eq(source))
-            .filter(import_row::Column::LegacyId.is_in(ids.iter().cloned()))
+            .filter(keys::any_of(
+                conn.get_database_backend(),
+                import_row::Column::LegacyId,
+                ids,
+            ))
             .filter(import_row::Column::Status.is_in([
                 ImportRowStatus::Created,
                 ImportRowStatus::Updated,
