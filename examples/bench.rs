@@ -19,10 +19,15 @@
 //!   postcode); one client's `duplicateCandidates` for random users and the worklist's
 //!   first page of 50 groups (p50 and p99), and the time of a full rescan as a ratio of
 //!   one full scan of `users` in the same run.
+//! - `import`: `rft-users import-legacy` over a generated export of `--rows` rows (100,000)
+//!   with the sample's traps, against the floor (the same rows as plain multi-row INSERTs,
+//!   no checks) in the same run; rows per second, the ratio, the import's peak RSS. See
+//!   `bench/import.rs`.
 //!
 //! ```text
 //! cargo build --release && cargo run --release --example bench -- --scenario search
 //! cargo run --release --example bench -- --scenario nested --database-url postgres://postgres@127.0.0.1:5432/test
+//! cargo run --release --example bench -- --scenario import [--database-url …]
 //! ```
 //!
 //! With a PostgreSQL URL it creates (and afterwards drops, unless `--keep`) a database
@@ -46,12 +51,16 @@ use sea_orm::{
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+#[path = "bench/import.rs"]
+mod import;
+
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Scenario {
     Search,
     Nested,
     Book,
     Duplicates,
+    Import,
 }
 
 #[derive(Parser)]
@@ -93,6 +102,28 @@ struct Args {
     /// Measure this GraphQL query instead of the scenario's own (same data).
     #[arg(long)]
     query: Option<String>,
+    /// Rows in the generated export (import scenario).
+    #[arg(long, default_value_t = 100_000)]
+    rows: usize,
+    /// Rows per transaction of the import (import scenario; the command's default if unset).
+    #[arg(long)]
+    chunk_size: Option<usize>,
+    /// The `rft-users` binary to run; the release build beside this example by default.
+    #[arg(long)]
+    bin: Option<std::path::PathBuf>,
+}
+
+/// The server binary: `--bin`, or the release build beside this example.
+fn server_binary(args: &Args) -> anyhow::Result<std::path::PathBuf> {
+    if let Some(bin) = &args.bin {
+        return Ok(bin.clone());
+    }
+    let exe = std::env::current_exe()?;
+    exe.parent()
+        .and_then(|examples| examples.parent())
+        .map(|dir| dir.join("rft-users"))
+        .filter(|p| p.exists())
+        .ok_or_else(|| anyhow::anyhow!("build the server first: cargo build --release"))
 }
 
 const SEARCH: &str = r#"query { users(search: "smith", first: 50, orderBy: {field: LAST_ACTIVITY, direction: DESC}) {
@@ -214,17 +245,11 @@ struct Server {
 
 impl Server {
     fn start(
+        bin: &std::path::Path,
         database_url: &str,
         admin_password: &str,
         threads: Option<usize>,
     ) -> anyhow::Result<Self> {
-        let exe = std::env::current_exe()?;
-        let bin = exe
-            .parent()
-            .and_then(|examples| examples.parent())
-            .map(|dir| dir.join("rft-users"))
-            .filter(|p| p.exists())
-            .ok_or_else(|| anyhow::anyhow!("build the server first: cargo build --release"))?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
@@ -327,6 +352,16 @@ impl Drop for Server {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    let bin = server_binary(&args)?;
+    if args.scenario == Scenario::Import {
+        return import::run(
+            args.database_url.as_deref(),
+            &bin,
+            args.rows,
+            args.chunk_size,
+        )
+        .await;
+    }
     let (url, _dir, pg_admin) = match &args.database_url {
         Some(server) => {
             let name = &args.bench_database;
@@ -405,7 +440,7 @@ async fn main() -> anyhow::Result<()> {
     } else {
         None
     };
-    let server = Server::start(&url, &password, args.server_threads)?;
+    let server = Server::start(&bin, &url, &password, args.server_threads)?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
         .build()?;
@@ -452,6 +487,7 @@ async fn main() -> anyhow::Result<()> {
         (None, Scenario::Nested) => NESTED,
         (None, Scenario::Book) => BOOK,
         (None, Scenario::Duplicates) => unreachable!("measured by duplicates_scenario"),
+        (None, Scenario::Import) => unreachable!("the import scenario returned above"),
     };
     let run_one = move |client: reqwest::Client, endpoint: String, token: String, n: u64| async move {
         let body = match booking_session {
@@ -577,6 +613,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Scenario::Book => println!("backend: {backend}; {users_n} users before; createBooking"),
         Scenario::Duplicates => {}
+        Scenario::Import => {}
     }
     println!(
         "1 client, {} requests: p50 {:.2} ms, p99 {:.2} ms, mean {:.2} ms",
@@ -1056,6 +1093,7 @@ async fn seed_bookings(db: &DatabaseConnection, per_user: usize) -> anyhow::Resu
                 special_requirements: None,
                 contact_details: None,
                 legacy_id: None,
+                legacy_reference: None,
                 confirmation_sent: true,
                 reminder_sent: true,
                 certificate_issued: b % 2 == 0,

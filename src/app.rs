@@ -53,8 +53,9 @@ pub(crate) struct Shared {
     pub(crate) persisted_queries: Arc<PersistedQueries>,
 }
 
-/// The HTTP routes: `/graphql` (GraphiQL on GET, GraphQL on POST), `/webhooks/stripe` and
-/// `/healthz`. Never `/metrics`: that has a listener of its own ([`crate::telemetry::router`]).
+/// The HTTP routes: `/graphql` (GraphiQL on GET, GraphQL on POST), `/webhooks/stripe`,
+/// `/healthz`, and the import reports (`/imports/{id}/rows.csv`). Never `/metrics`: that
+/// has a listener of its own ([`crate::telemetry::router`]).
 pub fn build_router(state: AppState) -> Router {
     let schema = build_schema(state.clone());
     let cors = cors_layer(&state.config.cors_origins);
@@ -64,6 +65,10 @@ pub fn build_router(state: AppState) -> Router {
     Router::new()
         .route("/graphql", get(http::get).post(http::post))
         .route("/healthz", get(healthz))
+        .route(
+            "/imports/{id}/rows.csv",
+            get(crate::reports::import_rows_csv),
+        )
         .with_state(Shared {
             state,
             schema,

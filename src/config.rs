@@ -116,6 +116,34 @@ pub enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Import bookings exported from the old booking service (a JSON array): customers,
+    /// sessions, bookings, payments. Every row ends CREATED, UPDATED, UNCHANGED, SKIPPED or
+    /// FAILED in the import ledger; running it again is safe, and resumes a killed run.
+    ImportLegacy(ImportLegacyArgs),
+}
+
+/// Options for `import-legacy`.
+#[derive(Debug, Clone, Args)]
+pub struct ImportLegacyArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// The export: a JSON array of bookings (one a line).
+    pub file: PathBuf,
+    /// Do all the work, then roll it back: nothing is written but the job's own record
+    /// and report, and the summary is the one a real run would print.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The system the file comes from; a later run from the same source recognises the
+    /// rows it imported (UNCHANGED or UPDATED).
+    #[arg(long, default_value = "legacy")]
+    pub source: String,
+    /// Also write one CSV line per row (line, legacy id, reference, status, reason,
+    /// customer id, booking id) to this file.
+    #[arg(long, value_name = "FILE.csv")]
+    pub report: Option<PathBuf>,
+    /// Rows committed per transaction (with their ledger rows).
+    #[arg(long, env = "RFT_IMPORT_CHUNK_SIZE", default_value_t = 500)]
+    pub chunk_size: usize,
 }
 
 /// What `migrate` does.

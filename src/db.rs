@@ -25,6 +25,25 @@ const PING_IF_IDLE_FOR: Duration = Duration::from_secs(30);
 /// Opens a connection pool. SQLite runs in WAL mode with a busy timeout, so readers never
 /// block the single writer and writers queue rather than fail.
 pub async fn connect(url: &str, pool_size: u32) -> Result<DatabaseConnection, DbErr> {
+    connect_with(url, pool_size, None).await
+}
+
+/// Prepared statements a batch job's connection keeps (see [`connect_batch`]).
+const BATCH_STATEMENT_CACHE: usize = 4;
+
+/// A small pool for a long batch job (`import-legacy`). Its multi-row statements differ in
+/// their number of rows, so nearly every one is new; a connection keeps each statement it
+/// prepares (SQLite's for a 500-row INSERT take about a megabyte), so a small statement
+/// cache keeps the job's memory flat.
+pub async fn connect_batch(url: &str) -> Result<DatabaseConnection, DbErr> {
+    connect_with(url, 2, Some(BATCH_STATEMENT_CACHE)).await
+}
+
+async fn connect_with(
+    url: &str,
+    pool_size: u32,
+    statement_cache: Option<usize>,
+) -> Result<DatabaseConnection, DbErr> {
     let pool_size = if crate::config::is_sqlite(url) {
         pool_size.min(SQLITE_MAX_POOL)
     } else {
@@ -50,6 +69,11 @@ pub async fn connect(url: &str, pool_size: u32) -> Result<DatabaseConnection, Db
                 .pragma("mmap_size", "268435456")
                 .row_buffer_size(1024)
         });
+    if let Some(capacity) = statement_cache {
+        options
+            .map_sqlx_sqlite_opts(move |opts| opts.statement_cache_capacity(capacity))
+            .map_sqlx_postgres_opts(move |opts| opts.statement_cache_capacity(capacity));
+    }
     Database::connect(options).await
 }
 

@@ -459,7 +459,7 @@ fn parse_query_string(query: &str) -> Result<Request, String> {
 
 /// Who is calling. A database error here is an outage, not a bad token: it is retried once
 /// on connections that answer, then reported as such.
-async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, AppError> {
+pub(crate) async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, AppError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(Caller::Anonymous);
     };

@@ -11,6 +11,7 @@ pub mod graphiql;
 pub mod graphql;
 pub mod http;
 pub mod money;
+pub mod reports;
 pub mod services;
 pub mod telemetry;
 pub mod webhooks;

@@ -8,12 +8,13 @@ use migration::{Migrator, MigratorTrait};
 use rft_users::{
     app::Application,
     config::{
-        AppConfig, Cli, Command, CreateAdminArgs, DbArgs, LogFormat, MigrateAction, ServeArgs,
+        AppConfig, Cli, Command, CreateAdminArgs, DbArgs, ImportLegacyArgs, LogFormat,
+        MigrateAction, ServeArgs,
     },
     db,
     error::AppError,
     graphql,
-    services::{audit::Actor, bootstrap, customer_stats, demo, duplicates},
+    services::{audit::Actor, bootstrap, customer_stats, demo, duplicates, legacy_import},
     telemetry,
 };
 
@@ -64,6 +65,145 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Some(Command::VerifyStats { db: db_args, fix }) => verify_stats(&db_args, fix).await,
         Some(Command::RescanDuplicates { db: db_args }) => rescan_duplicates(&db_args).await,
+        Some(Command::ImportLegacy(args)) => import_legacy(args).await,
+    }
+}
+
+/// `import-legacy FILE [--dry-run] [--source NAME] [--report FILE.csv]`: checks the file,
+/// imports it with a progress bar, prints what became of every row, and exits 0 once every
+/// row is accounted for (failed rows included); non-zero only when the run could not finish.
+async fn import_legacy(args: ImportLegacyArgs) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use std::io::IsTerminal;
+
+    let path = args.file.clone();
+    let checked = tokio::task::spawn_blocking(move || legacy_import::check_file(&path))
+        .await?
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
+    println!(
+        "{}: {} rows, {} bytes, sha256 {}",
+        args.file.display(),
+        checked.rows,
+        checked.bytes,
+        checked.sha256
+    );
+    let db = db::connect_batch(&args.db.resolve_url()?).await?;
+    db::migrate(&db).await?;
+
+    let bar = if std::io::stderr().is_terminal() {
+        ProgressBar::with_draw_target(Some(checked.rows), ProgressDrawTarget::stderr())
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} rows, {rows_per_sec}, ETA {eta}",
+        )?
+        .with_key(
+            "rows_per_sec",
+            |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0} rows/s", state.per_sec());
+            },
+        ),
+    );
+    let options = legacy_import::Options {
+        source: args.source.clone(),
+        dry_run: args.dry_run,
+        chunk_size: args.chunk_size,
+    };
+    let mut first = true;
+    let outcome = legacy_import::run(&db, &args.file, &checked, &options, |p| {
+        bar.set_position(p.done);
+        if first {
+            // Rows an earlier run accounted for do not count towards the rate.
+            bar.reset_eta();
+            first = false;
+        }
+    })
+    .await;
+    bar.finish_and_clear();
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            db.close().await.ok();
+            anyhow::bail!("the import did not finish: {e}");
+        }
+    };
+    let job = &outcome.job;
+    if let Some(report) = &args.report {
+        let file = std::fs::File::create(report)
+            .with_context(|| format!("cannot write {}", report.display()))?;
+        let written = legacy_import::write_report(&db, job.id, &[], std::io::BufWriter::new(file))
+            .await
+            .map_err(|e| anyhow::anyhow!("could not write the report: {e}"))?;
+        println!("Report: {} ({written} rows)", report.display());
+    }
+    print_import_summary(&outcome, args.dry_run);
+    db.close().await.ok();
+    Ok(())
+}
+
+fn print_import_summary(outcome: &legacy_import::Outcome, dry_run: bool) {
+    let job = &outcome.job;
+    let width = 12;
+    println!(
+        "{} job {} (source {:?}){}:",
+        if dry_run { "Dry run:" } else { "Import" },
+        job.id,
+        job.source,
+        match outcome.resumed_rows {
+            0 => String::new(),
+            n => format!(", resumed after {n} rows done by an earlier, interrupted run"),
+        }
+    );
+    for (label, n) in [
+        ("created", job.created_count),
+        ("updated", job.updated_count),
+        ("unchanged", job.unchanged_count),
+        ("skipped", job.skipped_count),
+        ("failed", job.failed_count),
+    ] {
+        println!("  {label:<width$}{n:>8}");
+    }
+    let sum = job.rows_done();
+    println!(
+        "  {:<width$}{:>8} = {} + {} + {} + {} + {}: {}",
+        "rows in file",
+        job.rows_in_file,
+        job.created_count,
+        job.updated_count,
+        job.unchanged_count,
+        job.skipped_count,
+        job.failed_count,
+        if sum == job.rows_in_file {
+            "every row accounted for"
+        } else {
+            "ROWS MISSING"
+        }
+    );
+    println!(
+        "  customers created: {}; sessions created: {}",
+        job.customers_created, job.sessions_created
+    );
+    if job.venues_created > 0 {
+        let names = if outcome.venues_created.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", outcome.venues_created.join(", "))
+        };
+        println!(
+            "  venues not in the catalogue, created inactive: {}{names}",
+            job.venues_created
+        );
+    }
+    if job.failed_count > 0 {
+        println!(
+            "  failed rows, with their reasons: GET /imports/{}/rows.csv?status=FAILED, or --report",
+            job.id
+        );
+    }
+    if dry_run {
+        println!("Dry run: nothing was written except this job's record and its rows' report.");
     }
 }
 

@@ -25,6 +25,9 @@ mod m20261121_000014_create_audit_logs;
 mod m20261121_000015_create_auth_sessions;
 mod m20261121_000016_create_stripe_events;
 mod m20261203_000001_create_duplicate_detection;
+mod m20261203_000017_add_bookings_legacy_reference;
+mod m20261203_000018_create_import_jobs;
+mod m20261203_000019_create_import_rows;
 mod m20261203_000041_create_user_merges;
 mod m20261203_000042_create_user_merge_members;
 mod m20261203_000043_create_user_merge_moves;
@@ -53,6 +56,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000015_create_auth_sessions::Migration),
             Box::new(m20261121_000016_create_stripe_events::Migration),
             Box::new(m20261203_000001_create_duplicate_detection::Migration),
+            Box::new(m20261203_000017_add_bookings_legacy_reference::Migration),
+            Box::new(m20261203_000018_create_import_jobs::Migration),
+            Box::new(m20261203_000019_create_import_rows::Migration),
             Box::new(m20261203_000041_create_user_merges::Migration),
             Box::new(m20261203_000042_create_user_merge_members::Migration),
             Box::new(m20261203_000043_create_user_merge_moves::Migration),
@@ -74,7 +80,7 @@ mod tests {
     };
 
     /// Every table the migrations create, in creation order.
-    const TABLES: [&str; 22] = [
+    const TABLES: [&str; 24] = [
         "users",
         "user_activity_logs",
         "user_notes",
@@ -97,6 +103,8 @@ mod tests {
         "user_match_keys",
         "duplicate_pairs",
         "duplicate_dismissals",
+        "import_jobs",
+        "import_rows",
     ];
 
     const USER_ID: &str = "00000000-0000-4000-8000-000000000001";
@@ -213,6 +221,18 @@ mod tests {
         assert_eq!(existing_tables(db).await?, TABLES);
         assert_eq!(search_objects(db).await?, expected_search_objects);
         exercise_schema(db).await?;
+        // A column added to an existing table, taken away again by its own down().
+        assert_eq!(
+            count(db, "SELECT COUNT(legacy_reference) FROM bookings").await?,
+            0
+        );
+        Migrator::down(db, Some(3)).await?;
+        assert!(
+            count(db, "SELECT COUNT(legacy_reference) FROM bookings")
+                .await
+                .is_err()
+        );
+        Migrator::up(db, None).await?;
 
         Migrator::down(db, None).await?;
         assert!(existing_tables(db).await?.is_empty());

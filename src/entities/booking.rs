@@ -32,6 +32,10 @@ pub struct Model {
     /// unique.
     #[sea_orm(column_type = "String(StringLen::N(64))", nullable, unique)]
     pub legacy_id: Option<String>,
+    /// The booking's reference in the legacy system (`RFT-2024-000004`), for imported
+    /// bookings; the customer may still quote it.
+    #[sea_orm(column_type = "String(StringLen::N(64))", nullable)]
+    pub legacy_reference: Option<String>,
     pub confirmation_sent: bool,
     pub reminder_sent: bool,
     pub certificate_issued: bool,

@@ -236,6 +236,9 @@ pub enum PaymentMethod {
     /// Any other method.
     #[sea_orm(string_value = "other")]
     Other,
+    /// Paid in the old booking system, and imported from it (`rft-users import-legacy`).
+    #[sea_orm(string_value = "legacy")]
+    Legacy,
 }
 
 /// The lifecycle state of a refund.
@@ -305,4 +308,73 @@ pub enum AttendanceStatus {
     /// Absent with a valid reason.
     #[sea_orm(string_value = "excused")]
     Excused,
+}
+
+/// How far an import of legacy bookings got.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(20))")]
+#[serde(rename_all = "snake_case")]
+pub enum ImportJobStatus {
+    /// Running, or stopped before the end (killed): running it again resumes it.
+    #[sea_orm(string_value = "running")]
+    Running,
+    /// Every row of the file was accounted for.
+    #[sea_orm(string_value = "finished")]
+    Finished,
+    /// Stopped by an error (the database went away, the file could not be read); running
+    /// it again resumes it.
+    #[sea_orm(string_value = "failed")]
+    Failed,
+}
+
+/// What an import did with one row of its file.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(20))")]
+#[serde(rename_all = "snake_case")]
+pub enum ImportRowStatus {
+    /// The booking was created.
+    #[sea_orm(string_value = "created")]
+    Created,
+    /// Imported before; the row has changed since, and the booking was updated.
+    #[sea_orm(string_value = "updated")]
+    Updated,
+    /// Imported before, with the same content: nothing was written.
+    #[sea_orm(string_value = "unchanged")]
+    Unchanged,
+    /// A duplicate of an earlier row of the same run: nothing was written.
+    #[sea_orm(string_value = "skipped")]
+    Skipped,
+    /// Not imported; the reason says why.
+    #[sea_orm(string_value = "failed")]
+    Failed,
+}
+
+impl ImportRowStatus {
+    /// The name reports and the API use (`CREATED`, ...).
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Created => "CREATED",
+            Self::Updated => "UPDATED",
+            Self::Unchanged => "UNCHANGED",
+            Self::Skipped => "SKIPPED",
+            Self::Failed => "FAILED",
+        }
+    }
+
+    /// The status named `label` (any case).
+    pub fn from_label(label: &str) -> Option<Self> {
+        [
+            Self::Created,
+            Self::Updated,
+            Self::Unchanged,
+            Self::Skipped,
+            Self::Failed,
+        ]
+        .into_iter()
+        .find(|s| s.label().eq_ignore_ascii_case(label.trim()))
+    }
 }

@@ -16,6 +16,8 @@ pub mod course;
 pub mod course_session;
 pub mod duplicate_dismissal;
 pub mod duplicate_pair;
+pub mod import_job;
+pub mod import_row;
 pub mod partial;
 pub mod payment;
 pub mod positional;

@@ -10,6 +10,8 @@ pub use super::course::Entity as Course;
 pub use super::course_session::Entity as CourseSession;
 pub use super::duplicate_dismissal::Entity as DuplicateDismissal;
 pub use super::duplicate_pair::Entity as DuplicatePair;
+pub use super::import_job::Entity as ImportJob;
+pub use super::import_row::Entity as ImportRow;
 pub use super::payment::Entity as Payment;
 pub use super::refund::Entity as Refund;
 pub use super::session_note::Entity as SessionNote;

@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    FromQueryResult, IntoActiveModel, QueryFilter, QuerySelect, Statement,
-    sea_query::{Expr, ExprTrait, OnConflict},
+    FromQueryResult, IntoActiveModel, QueryFilter, Statement,
+    sea_query::{Expr, ExprTrait},
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -14,9 +14,10 @@ use crate::db::begin_write;
 use crate::entities::booking::BookingKeys;
 use crate::entities::enums::{BookingStatus, PaymentStatus, SessionStatus};
 use crate::entities::partial::KeysOf;
-use crate::entities::{booking, booking_attendee, course, course_session, positional, user};
+use crate::entities::{booking, booking_attendee, course, course_session, user};
 use crate::error::{AppError, AppResult};
 use crate::services::audit::{self, Activity, Actor};
+use crate::services::customers::{self, Contact};
 use crate::services::{customer_stats, duplicates, references, users, validate};
 
 /// Most attendees on one booking.
@@ -61,22 +62,20 @@ pub struct NewAttendee {
 }
 
 struct CleanBooking {
-    first_name: String,
-    last_name: String,
-    email: String,
-    phone: Option<String>,
-    company: Option<String>,
+    contact: Contact,
     attendees: Vec<(String, String, Option<String>)>,
     special_requirements: Option<String>,
 }
 
 fn clean(input: &NewBooking) -> AppResult<CleanBooking> {
     let c = &input.contact;
-    let email = validate::email("contact.email", &c.email)?;
-    let first_name = validate::required("contact.firstName", &c.first_name, 100)?;
-    let last_name = validate::required("contact.lastName", &c.last_name, 100)?;
-    let phone = validate::phone("contact.phone", c.phone.as_deref())?;
-    let company = validate::optional("contact.company", c.company.as_deref(), 255)?;
+    let contact = Contact::clean(
+        &c.first_name,
+        &c.last_name,
+        &c.email,
+        c.phone.as_deref(),
+        c.company.as_deref(),
+    )?;
     if input.attendees.is_empty() {
         return Err(AppError::bad_input(
             "attendees",
@@ -112,14 +111,24 @@ fn clean(input: &NewBooking) -> AppResult<CleanBooking> {
         2000,
     )?;
     Ok(CleanBooking {
-        first_name,
-        last_name,
-        email,
-        phone,
-        company,
+        contact,
         attendees,
         special_requirements,
     })
+}
+
+/// Whether an attendee is the customer who booked: they share the contact's email, or
+/// (with no email given) the contact's name.
+pub fn attendee_is_customer(
+    contact: &Contact,
+    first_name: &str,
+    last_name: &str,
+    email: Option<&str>,
+) -> bool {
+    match email {
+        Some(e) => e == contact.email,
+        None => first_name == contact.first_name && last_name == contact.last_name,
+    }
 }
 
 /// Reads the session to book and checks it is open with `places` free, so a booking that
@@ -217,39 +226,16 @@ async fn take_places(
 /// when new. Safe when two bookings create the same customer at once.
 async fn find_or_create_customer(
     conn: &impl ConnectionTrait,
-    b: &CleanBooking,
+    contact: &Contact,
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> AppResult<(user::Model, bool)> {
-    let mut fresh = users::blank(
-        b.email.clone(),
-        b.first_name.clone(),
-        b.last_name.clone(),
-        now,
-    );
-    fresh.phone = b.phone.clone();
-    fresh.company_name = b.company.clone();
-    fresh.customer_since = Some(now.date_naive());
-    fresh.created_by_id = actor.id;
-    users::refresh_derived(&mut fresh);
-    let fresh_id = fresh.id;
-    user::Entity::insert(fresh.into_active_model().reset_all())
-        .on_conflict(
-            OnConflict::column(user::Column::Email)
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(conn)
-        .await?;
-    let mut q = user::Entity::find().filter(user::Column::Email.eq(&b.email));
-    if conn.get_database_backend() == DbBackend::Postgres {
-        // Hold the customer's row until commit: profile enrichment reads then writes it.
-        q = q.lock_exclusive();
-    }
-    let found = positional::one(q, conn)
+    let fresh = customers::new_customer(contact, actor.id, now.date_naive(), now);
+    // Holds the customer's row until commit on PostgreSQL: enrichment reads then writes it.
+    let (found, created) = customers::insert_or_find(conn, vec![fresh])
         .await?
+        .pop()
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("customer vanished")))?;
-    let created = found.id == fresh_id;
     if created {
         // Matching keys and candidate pairs, after the customer's row (lock order kept:
         // they touch only user_match_keys and duplicate_pairs).
@@ -265,32 +251,12 @@ async fn find_or_create_customer(
 async fn enrich(
     conn: &impl ConnectionTrait,
     customer: &user::Model,
-    b: &CleanBooking,
+    contact: &Contact,
 ) -> AppResult<Vec<&'static str>> {
     let mut after = customer.clone();
-    let mut filled = Vec::new();
-    if after.first_name.is_empty() {
-        after.first_name = b.first_name.clone();
-        filled.push("firstName");
-    }
-    if after.last_name.is_empty() {
-        after.last_name = b.last_name.clone();
-        filled.push("lastName");
-    }
-    if after.phone.is_none() && b.phone.is_some() {
-        after.phone = b.phone.clone();
-        filled.push("phone");
-    }
-    if after.company_name.is_none() && b.company.is_some() {
-        after.company_name = b.company.clone();
-        filled.push("companyName");
-    }
+    let filled = customers::fill_blanks(&mut after, contact);
     if !filled.is_empty() {
-        users::refresh_derived(&mut after);
-        let updated = users::changed_columns(customer, &after)
-            .update(conn)
-            .await?;
-        duplicates::refresh(conn, Some(customer), &updated).await?;
+        customers::save(conn, customer, after).await?;
     }
     Ok(filled)
 }
@@ -314,12 +280,12 @@ pub async fn create(
         .one(&txn)
         .await?
         .ok_or(AppError::NotFound("course"))?;
-    let (customer, created) = find_or_create_customer(&txn, &b, actor, now).await?;
+    let (customer, created) = find_or_create_customer(&txn, &b.contact, actor, now).await?;
     tracing::Span::current().record("user_id", tracing::field::display(customer.id));
     let filled = if created {
         Vec::new()
     } else {
-        enrich(&txn, &customer, &b).await?
+        enrich(&txn, &customer, &b.contact).await?
     };
 
     let total = course.price_pence * i64::from(places);
@@ -342,10 +308,11 @@ pub async fn create(
         number_of_attendees: places,
         special_requirements: b.special_requirements.clone(),
         contact_details: Some(json!({
-            "firstName": b.first_name, "lastName": b.last_name, "email": b.email,
-            "phone": b.phone, "company": b.company,
+            "firstName": b.contact.first_name, "lastName": b.contact.last_name,
+            "email": b.contact.email, "phone": b.contact.phone, "company": b.contact.company,
         })),
         legacy_id: None,
+        legacy_reference: None,
         confirmation_sent: false,
         reminder_sent: false,
         certificate_issued: false,
@@ -360,12 +327,7 @@ pub async fn create(
     let booking = booking.into_active_model().reset_all().insert(&txn).await?;
     let mut rows = Vec::with_capacity(b.attendees.len());
     for (first, last, email) in &b.attendees {
-        // The attendee is the customer when they share the contact's email, or (with no
-        // email given) the contact's name.
-        let is_customer = match email {
-            Some(e) => *e == b.email,
-            None => *first == b.first_name && *last == b.last_name,
-        };
+        let is_customer = attendee_is_customer(&b.contact, first, last, email.as_deref());
         rows.push(
             booking_attendee::Model {
                 id: Uuid::now_v7(),

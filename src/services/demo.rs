@@ -300,6 +300,7 @@ pub async fn seed_if_empty(db: &DatabaseConnection) -> AppResult<Option<String>>
                     "email": customer.email, "phone": customer.phone, "company": customer.company_name,
                 })),
                 legacy_id: None,
+                legacy_reference: None,
                 confirmation_sent: true,
                 reminder_sent: past,
                 certificate_issued: past,

@@ -182,6 +182,12 @@ pub async fn record(
     stripe_payment_intent_id: Option<String>,
 ) -> AppResult<payment::Model> {
     let amount_pence = money::to_pence("amount", amount)?;
+    if method == PaymentMethod::Legacy {
+        return Err(AppError::bad_input(
+            "method",
+            "LEGACY is kept for payments imported from the old booking system",
+        ));
+    }
     let intent = validate::optional(
         "stripePaymentIntentId",
         stripe_payment_intent_id.as_deref(),

@@ -88,6 +88,7 @@ async fn shop() -> Shop {
         special_requirements: None,
         contact_details: None,
         legacy_id: Some("LEGACY-0001".into()),
+        legacy_reference: Some("RFT-2019-000001".into()),
         confirmation_sent: true,
         reminder_sent: true,
         certificate_issued: false,

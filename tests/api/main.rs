@@ -14,6 +14,7 @@ mod examples;
 mod graph;
 mod graphiql;
 mod http;
+mod import;
 mod layering;
 mod lookahead;
 mod merge;

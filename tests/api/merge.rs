@@ -405,6 +405,7 @@ async fn seed_bookings(app: &TestApp, user: Uuid, session: Uuid, n: usize) {
                     special_requirements: None,
                     contact_details: None,
                     legacy_id: None,
+                    legacy_reference: None,
                     confirmation_sent: false,
                     reminder_sent: false,
                     certificate_issued: false,

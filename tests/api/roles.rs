@@ -5,7 +5,8 @@
 use std::collections::BTreeSet;
 
 use chrono::Utc;
-use rft_users::entities::{enums::Role, user, user_merge, user_note};
+use rft_users::entities::enums::{ImportJobStatus, Role};
+use rft_users::entities::{import_job, user, user_merge, user_note};
 use rft_users::services::users;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
 use serde_json::{Value, json};
@@ -60,6 +61,8 @@ const MATRIX: &[(&str, [Outcome; 4])] = &[
     ("mergeUsers",     [Unauthenticated, Forbidden, Forbidden, Allowed]),
     ("unmergeUsers",   [Unauthenticated, Forbidden, Forbidden, Allowed]),
     ("userMerges",     [Unauthenticated, Forbidden, Forbidden, Allowed]),
+    ("importJobs",     [Unauthenticated, Forbidden, Forbidden, Allowed]),
+    ("importJob",      [Unauthenticated, Forbidden, Forbidden, Allowed]),
 ];
 
 /// How the matrix calls each operation: (root field, document, variables). Variables that
@@ -153,6 +156,16 @@ fn operations() -> Vec<(&'static str, &'static str, Value)> {
             "{ userMerges(first: 5) { edges { node { id survivor { id } } } } }",
             json!({}),
         ),
+        (
+            "importJobs",
+            "{ importJobs(first: 5) { edges { node { id source counts { total } } } } }",
+            json!({}),
+        ),
+        (
+            "importJob",
+            "query($id: UUID!) { importJob(id: $id) { id status rows(first: 2) { edges { node { id status } } } } }",
+            json!({ "id": "@importJob" }),
+        ),
     ]
 }
 
@@ -168,6 +181,8 @@ struct World {
     /// The customers the merge operations act on: the duplicate is merged into the survivor.
     merge_survivor: user::Model,
     merge_duplicate: user::Model,
+    /// An import job, for `importJob`.
+    import_job: uuid::Uuid,
 }
 
 impl World {
@@ -193,6 +208,32 @@ impl World {
         }
         let merge_duplicate = merge_customers.pop().unwrap();
         let merge_survivor = merge_customers.pop().unwrap();
+        let import_job = import_job::Model {
+            id: uuid::Uuid::now_v7(),
+            source: "legacy".into(),
+            file_name: "export.json".into(),
+            file_sha256: "0".repeat(64),
+            dry_run: true,
+            status: ImportJobStatus::Finished,
+            error: None,
+            rows_in_file: 0,
+            created_count: 0,
+            updated_count: 0,
+            unchanged_count: 0,
+            skipped_count: 0,
+            failed_count: 0,
+            customers_created: 0,
+            venues_created: 0,
+            sessions_created: 0,
+            started_at: now,
+            finished_at: Some(now),
+            updated_at: now,
+        }
+        .into_active_model()
+        .insert(&app.db)
+        .await
+        .unwrap()
+        .id;
         Self {
             customer,
             instructor,
@@ -201,6 +242,7 @@ impl World {
             loginee,
             merge_survivor,
             merge_duplicate,
+            import_job,
         }
     }
 
@@ -223,6 +265,7 @@ impl World {
                 let replacement = match value.as_str() {
                     Some("@target") => json!(self.target.id),
                     Some("@customerId") => json!(self.customer.id),
+                    Some("@importJob") => json!(self.import_job),
                     Some("@targetEmail") => json!("  TARGET@example.com "),
                     Some("@loginEmail") => json!(self.loginee.0.email),
                     Some("@loginPassword") => json!(self.loginee.1),

@@ -121,6 +121,8 @@ const VALUE_TYPES: &[&str] = &[
     // A candidate is a user seen from another, with the reasons: both live in the answer.
     "DuplicateCandidate",
     "MatchReason",
+    // An import job's counts per status.
+    "ImportCounts",
 ];
 
 #[test]

@@ -2,14 +2,22 @@
 
 mod catalogue;
 mod duplicates;
+mod imports;
 mod merge;
 mod users;
 
 pub use catalogue::CatalogueQuery;
 pub use duplicates::DuplicateQuery;
+pub use imports::ImportQuery;
 pub use merge::MergeQuery;
 pub use users::UserQuery;
 
 /// Every query.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct QueryRoot(UserQuery, DuplicateQuery, CatalogueQuery, MergeQuery);
+pub struct QueryRoot(
+    UserQuery,
+    DuplicateQuery,
+    CatalogueQuery,
+    MergeQuery,
+    ImportQuery,
+);

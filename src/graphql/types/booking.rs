@@ -520,6 +520,12 @@ impl Booking {
     async fn reference(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
         Ok(self.row(ctx).await?.reference.clone())
     }
+    /// For a booking imported from the old booking system, its reference there (e.g.
+    /// `RFT-2024-000004`), which the customer may still quote (admin only).
+    #[graphql(guard = "RoleGuard::admin()")]
+    async fn legacy_reference(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        Ok(self.row(ctx).await?.legacy_reference.clone())
+    }
     /// Pending, confirmed, cancelled, completed or no-show.
     async fn status(&self, ctx: &Context<'_>) -> async_graphql::Result<BookingStatus> {
         Ok(self.row(ctx).await?.status.into())

@@ -156,6 +156,9 @@ pub enum PaymentMethod {
     Stripe,
     /// Any other method.
     Other,
+    /// Paid in the old booking system and imported from it (`rft-users import-legacy`);
+    /// `recordPayment` does not accept it.
+    Legacy,
 }
 
 /// The lifecycle state of a refund.
@@ -202,4 +205,32 @@ pub enum AttendanceStatus {
     Partial,
     /// Absent with a valid reason.
     Excused,
+}
+
+/// How far an import of legacy bookings got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+#[graphql(remote = "crate::entities::enums::ImportJobStatus")]
+pub enum ImportJobStatus {
+    /// Running, or stopped before the end (killed): running the same file again resumes it.
+    Running,
+    /// Every row of the file was accounted for.
+    Finished,
+    /// Stopped by an error (see `error`); running the same file again resumes it.
+    Failed,
+}
+
+/// What an import did with one row of its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+#[graphql(remote = "crate::entities::enums::ImportRowStatus")]
+pub enum ImportRowStatus {
+    /// The booking was created.
+    Created,
+    /// Imported before; the row has changed since, and the booking was updated.
+    Updated,
+    /// Imported before, with the same content: nothing was written.
+    Unchanged,
+    /// A duplicate of an earlier row of the same run: nothing was written.
+    Skipped,
+    /// Not imported; `reason` says why.
+    Failed,
 }

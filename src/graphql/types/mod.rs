@@ -6,6 +6,7 @@ pub mod booking_input;
 pub mod catalogue_input;
 pub mod duplicates;
 pub mod enums;
+pub mod import;
 pub mod merge;
 pub mod user;
 pub mod user_input;
