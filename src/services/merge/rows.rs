@@ -63,6 +63,9 @@ pub const KEPT_COLUMNS: &[(&str, &str)] = &[
     ("duplicate_dismissals", "user_a"),
     ("duplicate_dismissals", "user_b"),
     ("duplicate_dismissals", "dismissed_by_id"),
+    // The import ledger records whom a row of an export became when it was imported: a
+    // fact about that run (the import follows merges when it meets the email again).
+    ("import_rows", "user_id"),
 ];
 
 // ---------------------------------------------------------------------------------------
