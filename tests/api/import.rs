@@ -1331,3 +1331,49 @@ async fn a_merged_customer_s_bookings_go_to_the_survivor() {
         "blank phone filled"
     );
 }
+
+/// New customers from the import go through the duplicate matcher in the import's
+/// transaction: a renewal under a new email (same name, the phone typed another way) is a
+/// likely duplicate on the admins' worklist; the import itself merges nothing.
+#[tokio::test]
+async fn imported_customers_reach_the_duplicates_worklist() {
+    let (app, _) = shop().await;
+    let now = chrono::Utc::now();
+    let mut earlier = users::blank(
+        "ann.work@example.com".into(),
+        "Ann".into(),
+        "Other".into(),
+        now,
+    );
+    earlier.phone = Some("07700 900999".into());
+    users::refresh_derived(&mut earlier);
+    let earlier = users::insert(&app.db, earlier).await.unwrap();
+
+    let f = file_of(&[legacy_row("L-7", "ann.home@example.com")]);
+    import_ok(&app, f.path(), &[]).await;
+    let imported = rft_users::entities::user::Entity::find()
+        .filter(rft_users::entities::user::Column::Email.eq("ann.home@example.com"))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .expect("the import created the customer");
+    assert!(imported.merged_into_id.is_none(), "the import never merges");
+    let key = if earlier.id < imported.id {
+        (earlier.id, imported.id)
+    } else {
+        (imported.id, earlier.id)
+    };
+    let pair = rft_users::entities::duplicate_pair::Entity::find_by_id(key)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .expect("the pair is on the worklist");
+    assert!(pair.score >= 0.9, "{pair:?}");
+    assert!(
+        rft_users::services::duplicates::stored_keys(&app.db, imported.id)
+            .await
+            .unwrap()
+            .is_some_and(|k| k.phone_key.as_deref() == Some("+447700900999")),
+        "the imported phone has its matching key"
+    );
+}
