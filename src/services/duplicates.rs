@@ -133,7 +133,9 @@ async fn upsert_keys(
 /// or mobile; surname sound plus first initial; company plus surname), with the other's
 /// keys, leaving out dismissed pairs. One equi-join per key, so each uses its index and no
 /// pair outside the blocks is ever compared. `{other}` is `<>` (every other user) or `>`
-/// (only users with a greater id: each pair once, for [`rescan`]).
+/// (only users with a greater id: each pair once, for [`rescan`]). The `CROSS JOIN`s fix
+/// the join order on SQLite (which otherwise may start from every customer through the
+/// role index and probe the blocked pairs); PostgreSQL plans them as inner joins.
 const BLOCKING_SQL: &str = "\
 WITH blocked AS (
   SELECT a.user_id AS self_id, b.user_id AS other_id FROM user_match_keys a
@@ -163,10 +165,11 @@ SELECT blocked.self_id, k.user_id, k.mailbox_key, k.phone_key, k.mobile_key,
        k.name_key, k.company_key, k.postcode_key,
        k.postcode_outward, k.updated_at
 FROM blocked
-JOIN users su ON su.id = blocked.self_id
-JOIN users ou ON ou.id = blocked.other_id
-JOIN user_match_keys k ON k.user_id = blocked.other_id
-WHERE su.role = 'customer' AND su.merged_into_id IS NULL
+CROSS JOIN users su
+CROSS JOIN users ou
+CROSS JOIN user_match_keys k
+WHERE su.id = blocked.self_id AND ou.id = blocked.other_id AND k.user_id = blocked.other_id
+  AND su.role = 'customer' AND su.merged_into_id IS NULL
   AND ou.role = 'customer' AND ou.merged_into_id IS NULL
   AND NOT EXISTS (SELECT 1 FROM duplicate_dismissals d
                   WHERE d.user_a = blocked.self_id AND d.user_b = blocked.other_id)
@@ -502,6 +505,19 @@ WHERE p.score >= $1
   AND p.user_b NOT IN (SELECT id FROM users WHERE merged_into_id IS NOT NULL
                        UNION SELECT id FROM users WHERE role IN ('admin', 'instructor'))";
 
+/// The statement of [`GROUP_EDGES_SQL`]. SQLite is told to use the `merged_into_id` index:
+/// its planner would rather scan every user than trust an `IS NOT NULL` on it.
+pub fn group_edges_statement(backend: DbBackend, min_score: f64) -> Statement {
+    let sql = match backend {
+        DbBackend::Sqlite => GROUP_EDGES_SQL.replace(
+            "FROM users WHERE merged_into_id",
+            "FROM users INDEXED BY idx_users_merged_into_id WHERE merged_into_id",
+        ),
+        _ => GROUP_EDGES_SQL.to_string(),
+    };
+    Statement::from_sql_and_values(backend, sql, [min_score.into()])
+}
+
 /// A stored pair's ids and score.
 #[derive(Debug, Clone, Copy, FromQueryResult)]
 struct Edge {
@@ -529,10 +545,9 @@ pub async fn groups(
         ));
     }
     let cursor = after.map(decode_group_cursor).transpose()?;
-    let edges = Edge::find_by_statement(Statement::from_sql_and_values(
+    let edges = Edge::find_by_statement(group_edges_statement(
         conn.get_database_backend(),
-        GROUP_EDGES_SQL,
-        [min_score.into()],
+        min_score,
     ))
     .all(conn)
     .await?;
