@@ -122,6 +122,10 @@ pub enum Command {
     ImportLegacy(ImportLegacyArgs),
 }
 
+fn legacy_import_chunk() -> usize {
+    crate::services::legacy_import::DEFAULT_CHUNK_SIZE
+}
+
 /// Options for `import-legacy`.
 #[derive(Debug, Clone, Args)]
 pub struct ImportLegacyArgs {
@@ -141,8 +145,9 @@ pub struct ImportLegacyArgs {
     /// customer id, booking id) to this file.
     #[arg(long, value_name = "FILE.csv")]
     pub report: Option<PathBuf>,
-    /// Rows committed per transaction (with their ledger rows).
-    #[arg(long, env = "RFT_IMPORT_CHUNK_SIZE", default_value_t = 500)]
+    /// Rows committed per transaction (with their ledger rows). Larger chunks are faster
+    /// (fewer statements, fewer commits) and take more memory; see docs/PERFORMANCE.md.
+    #[arg(long, env = "RFT_IMPORT_CHUNK_SIZE", default_value_t = legacy_import_chunk())]
     pub chunk_size: usize,
 }
 

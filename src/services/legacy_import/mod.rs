@@ -6,7 +6,7 @@
 //! - **Streaming.** The file (a JSON array, one booking a line) is read element by element
 //!   on a thread of its own, never whole; a first pass hashes it, counts its rows and
 //!   stops a file that is not JSON with the line and column of the problem.
-//! - **Chunks.** Rows are applied a chunk at a time (500 by default), each chunk in one
+//! - **Chunks.** Rows are applied a chunk at a time (1,000 by default), each chunk in one
 //!   transaction together with its ledger rows, the job's counts and an audit row. A
 //!   process killed at any moment loses at most the chunk in flight; the next run of the
 //!   same file resumes the job, skipping the rows its ledger holds.
@@ -47,7 +47,7 @@ pub use ledger::{
 };
 
 /// Rows per transaction, unless told otherwise.
-pub const DEFAULT_CHUNK_SIZE: usize = 500;
+pub const DEFAULT_CHUNK_SIZE: usize = 1000;
 /// The source name, unless told otherwise.
 pub const DEFAULT_SOURCE: &str = "legacy";
 
