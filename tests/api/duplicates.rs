@@ -883,6 +883,8 @@ async fn a_merge_clears_its_pair_from_the_worklist_and_an_undo_restores_it() {
         (after.score, after.match_weight, &after.reasons),
         (before.score, before.match_weight, &before.reasons)
     );
+}
+
 /// SQLite's planner, given statistics, would rather walk every customer through the role
 /// index and probe the blocked pairs (40 ms for one user of 100,000) than start from the
 /// user's blocks: the query's `CROSS JOIN`s keep the order.
