@@ -7,7 +7,7 @@ use sea_orm::{
 
 /// `column IN (keys)`. On PostgreSQL it is `column = ANY($1)` with one array parameter, so
 /// the statement's text (and its prepared plan) is the same for any number of keys, as the
-/// loaders do (`graphql/loaders`); elsewhere an `IN` list.
+/// loaders do (`graphql/loaders` call this); elsewhere an `IN` list.
 pub fn any_of<C, V>(backend: DbBackend, column: C, keys: &[V]) -> SimpleExpr
 where
     C: ColumnTrait,

@@ -7,9 +7,8 @@ use foldhash::HashMapExt;
 
 use async_graphql::dataloader::Loader;
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-    sea_query::{Expr, ExprTrait, SimpleExpr, extension::postgres::PgFunc},
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::SimpleExpr,
 };
 use uuid::Uuid;
 
@@ -35,13 +34,9 @@ fn into_std<K: std::hash::Hash + Eq, V>(map: Map<K, V>) -> HashMap<K, V> {
     map.into_iter().collect()
 }
 
-/// `column IN (keys)`. On PostgreSQL it is `column = ANY($1)` with one array parameter, so
-/// the statement's text (and its prepared plan) is the same for any number of keys.
+/// `column IN (keys)` for a loader's connection: [`crate::services::keys::any_of`].
 pub fn key_in<C: ColumnTrait>(db: &DatabaseConnection, column: C, keys: &[Uuid]) -> SimpleExpr {
-    match db.get_database_backend() {
-        DbBackend::Postgres => Expr::col(column).eq(PgFunc::any(Expr::val(keys.to_vec()))),
-        _ => column.is_in(keys.iter().copied()),
-    }
+    crate::services::keys::any_of(db.get_database_backend(), column, keys)
 }
 
 /// A loader of rows by primary key.
