@@ -31,6 +31,8 @@ mod m20261203_000019_create_import_rows;
 mod m20261203_000041_create_user_merges;
 mod m20261203_000042_create_user_merge_members;
 mod m20261203_000043_create_user_merge_moves;
+mod m20261204_000051_create_insight_models;
+mod m20261204_000052_create_customer_insights;
 
 /// Runs all of the crate's migrations in order.
 pub struct Migrator;
@@ -62,6 +64,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000041_create_user_merges::Migration),
             Box::new(m20261203_000042_create_user_merge_members::Migration),
             Box::new(m20261203_000043_create_user_merge_moves::Migration),
+            Box::new(m20261204_000051_create_insight_models::Migration),
+            Box::new(m20261204_000052_create_customer_insights::Migration),
         ]
     }
 }
@@ -80,7 +84,7 @@ mod tests {
     };
 
     /// Every table the migrations create, in creation order.
-    const TABLES: [&str; 24] = [
+    const TABLES: [&str; 26] = [
         "users",
         "user_activity_logs",
         "user_notes",
@@ -105,6 +109,8 @@ mod tests {
         "duplicate_dismissals",
         "import_jobs",
         "import_rows",
+        "insight_models",
+        "customer_insights",
     ];
 
     const USER_ID: &str = "00000000-0000-4000-8000-000000000001";
@@ -226,8 +232,8 @@ mod tests {
             count(db, "SELECT COUNT(legacy_reference) FROM bookings").await?,
             0
         );
-        // Back past the merge ledger's three migrations and the import's three.
-        Migrator::down(db, Some(6)).await?;
+        // Back past the insights' two migrations, the merge ledger's three and the import's three.
+        Migrator::down(db, Some(8)).await?;
         assert!(
             count(db, "SELECT COUNT(legacy_reference) FROM bookings")
                 .await

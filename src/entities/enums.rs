@@ -378,3 +378,45 @@ impl ImportRowStatus {
         .find(|s| s.label().eq_ignore_ascii_case(label.trim()))
     }
 }
+
+/// A customer's named segment, mapped from their RFM scores by
+/// `services::insights::segments::RULES` at each refresh of the insights.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    EnumIter,
+    DeriveActiveEnum,
+    Serialize,
+    Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(20))")]
+#[serde(rename_all = "snake_case")]
+pub enum CustomerSegment {
+    /// Booked recently, often, and spent the most.
+    #[sea_orm(string_value = "champion")]
+    Champion,
+    /// Books often and not long ago.
+    #[sea_orm(string_value = "loyal")]
+    Loyal,
+    /// One booking, made recently.
+    #[sea_orm(string_value = "new")]
+    New,
+    /// Booked recently, more than once, but not yet often.
+    #[sea_orm(string_value = "promising")]
+    Promising,
+    /// Used to book often, but not lately.
+    #[sea_orm(string_value = "at_risk")]
+    AtRisk,
+    /// Has not booked for a long time, and did not book often.
+    #[sea_orm(string_value = "lapsed")]
+    Lapsed,
+    /// One booking, long ago.
+    #[sea_orm(string_value = "one_off")]
+    OneOff,
+}

@@ -234,3 +234,24 @@ pub enum ImportRowStatus {
     /// Not imported; `reason` says why.
     Failed,
 }
+
+/// A customer's named segment, from their recency, frequency and monetary (RFM) scores at
+/// the last refresh of the insights (the README's segment table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+#[graphql(remote = "crate::entities::enums::CustomerSegment")]
+pub enum CustomerSegment {
+    /// Booked recently, often, and spent the most.
+    Champion,
+    /// Books often and not long ago.
+    Loyal,
+    /// One booking, made recently.
+    New,
+    /// Booked recently, more than once, but not yet often.
+    Promising,
+    /// Used to book often, but not lately.
+    AtRisk,
+    /// Has not booked for a long time, and did not book often.
+    Lapsed,
+    /// One booking, long ago.
+    OneOff,
+}

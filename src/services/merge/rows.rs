@@ -58,6 +58,9 @@ pub const KEPT_COLUMNS: &[(&str, &str)] = &[
     // `duplicates::refresh` for everyone a merge or an undo changes; a dismissal ("these two
     // are different people") stays true of the two people it names.
     ("user_match_keys", "user_id"),
+    // A customer's stored insights are replaced by the next refresh; a tombstone's are never
+    // read (every insight query leaves tombstones out).
+    ("customer_insights", "user_id"),
     ("duplicate_pairs", "user_a"),
     ("duplicate_pairs", "user_b"),
     ("duplicate_dismissals", "user_a"),
