@@ -120,6 +120,16 @@ pub enum Command {
     /// sessions, bookings, payments. Every row ends CREATED, UPDATED, UNCHANGED, SKIPPED or
     /// FAILED in the import ledger; running it again is safe, and resumes a killed run.
     ImportLegacy(ImportLegacyArgs),
+    /// Refit every customer's segment and prediction from the facts as they stood at the
+    /// end of a day (default today) and store them, as `refreshInsights` does; with a date a
+    /// year or more ago, print the backtest.
+    RefreshInsights {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The day (YYYY-MM-DD, UTC) whose facts to use; default today.
+        #[arg(long)]
+        as_of: Option<chrono::NaiveDate>,
+    },
 }
 
 fn legacy_import_chunk() -> usize {

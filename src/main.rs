@@ -66,7 +66,58 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::VerifyStats { db: db_args, fix }) => verify_stats(&db_args, fix).await,
         Some(Command::RescanDuplicates { db: db_args }) => rescan_duplicates(&db_args).await,
         Some(Command::ImportLegacy(args)) => import_legacy(args).await,
+        Some(Command::RefreshInsights { db, as_of }) => refresh_insights(&db, as_of).await,
     }
+}
+
+/// `refresh-insights [--as-of DATE]`: refits and stores the insights, and prints the fit.
+async fn refresh_insights(
+    db_args: &DbArgs,
+    as_of: Option<chrono::NaiveDate>,
+) -> anyhow::Result<()> {
+    use rft_users::services::insights::refresh;
+    let db = open(db_args).await?;
+    Migrator::up(&db, None).await?;
+    let saved = refresh::refresh_from_cli(&db, as_of)
+        .await
+        .map_err(|e| anyhow::anyhow!("could not refresh the insights: {e}"))?;
+    let fit: refresh::ModelFit = serde_json::from_value(saved.fit.clone())?;
+    println!(
+        "Insights as of {}: {} customers scored in {} ms.",
+        saved.as_of, saved.customers, saved.duration_ms
+    );
+    match &fit.repeat {
+        Some(f) => println!(
+            "Repeat bookings (BG/NBD): r={:.4} alpha={:.4} a={:.4} b={:.4}, log-likelihood {:.1} over {} customers.",
+            f.params.r, f.params.alpha, f.params.a, f.params.b, f.log_likelihood, f.sample_size
+        ),
+        None => println!(
+            "Repeat bookings: not fitted ({}).",
+            fit.repeat_error.as_deref().unwrap_or("no data")
+        ),
+    }
+    for r in &fit.renewal.rates {
+        println!(
+            "Renewals {:?}/{:?}: {} of {} certificates renewed.",
+            r.course_type, r.customer_type, r.renewed, r.eligible
+        );
+    }
+    if let Some(b) = &fit.backtest {
+        println!(
+            "Backtest over {} months, {} customers: predicted {:.1} bookings, actual {} ({:+.1}%); mean absolute error {:.3} bookings per customer.",
+            b.months,
+            b.customers,
+            b.predicted_bookings,
+            b.actual_bookings,
+            if b.actual_bookings > 0 {
+                100.0 * (b.predicted_bookings - b.actual_bookings as f64) / b.actual_bookings as f64
+            } else {
+                0.0
+            },
+            b.bookings_mean_absolute_error
+        );
+    }
+    Ok(())
 }
 
 /// `import-legacy FILE [--dry-run] [--source NAME] [--report FILE.csv]`: checks the file,

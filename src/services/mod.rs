@@ -21,6 +21,7 @@ pub mod patch;
 pub mod payments;
 pub mod references;
 pub mod sessions;
+pub(crate) mod sql;
 pub mod user_search;
 pub mod users;
 pub mod validate;

@@ -10,14 +10,14 @@ use sea_orm::{
     ActiveEnum, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult,
     IdenStatic, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Statement,
     Value,
-    sea_query::{Expr, ExprTrait, LikeExpr},
+    sea_query::{Expr, ExprTrait, LikeExpr, Query, SimpleExpr},
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::entities::enums::{CustomerType, Role, UserStatus};
+use crate::entities::enums::{CustomerSegment, CustomerType, Role, UserStatus};
 use crate::entities::partial::Partial;
-use crate::entities::{positional, user};
+use crate::entities::{customer_insight, positional, user};
 use crate::error::{AppError, AppResult};
 use crate::money;
 use crate::services::validate;
@@ -29,9 +29,14 @@ pub enum UserSortField {
     LastActivity,
     TotalBookings,
     TotalSpent,
+    /// Net spent (the same figure as `TotalSpent`, under the insights' name).
+    NetSpent,
     CreatedAt,
     /// Last name, then first name.
     Name,
+    /// The predicted value stored by the last refresh of the insights
+    /// (`customer_insights.predicted_value_pence`); customers without one sort as -1.
+    PredictedValue,
 }
 
 /// Sort direction.
@@ -84,6 +89,8 @@ pub struct UserFilter {
     pub total_spent: Option<Bounds<rust_decimal::Decimal>>,
     pub total_bookings: Option<Bounds<i32>>,
     pub created_at: Option<TimeRange>,
+    /// Only customers in one of these segments (at the last refresh of the insights).
+    pub segments: Option<Vec<CustomerSegment>>,
     /// Include profiles merged into another.
     pub include_merged: bool,
 }
@@ -160,6 +167,9 @@ impl SortKeys {
             UserSortField::TotalSpent => CursorKey::Int(self.total_spent_pence),
             UserSortField::CreatedAt => CursorKey::Time(self.created_at),
             UserSortField::Name => CursorKey::Text(self.sort_name.clone()),
+            UserSortField::NetSpent => CursorKey::Int(self.total_spent_pence),
+            // Not among a user's columns: the page reads it (`predicted_values`).
+            UserSortField::PredictedValue => CursorKey::Int(-1),
         }
     }
 }
@@ -231,7 +241,7 @@ pub async fn search(
         Some(n) => std::cmp::min(n as u64, MAX_PAGE),
     };
     let base = filtered(conn.get_database_backend(), search, filter)?;
-    let (col, dir) = (sort_column(order.field), order.direction);
+    let (key_expr, dir) = (sort_expr(order.field), order.direction);
     let order_dir = match dir {
         SortDirection::Asc => Order::Asc,
         SortDirection::Desc => Order::Desc,
@@ -265,31 +275,54 @@ pub async fn search(
         let key = cursor.k.into_value();
         let (past_key, past_id) = match dir {
             SortDirection::Asc => (
-                Expr::col((user::Entity, col)).gt(key.clone()),
+                key_expr.clone().gt(key.clone()),
                 user::Column::Id.gt(cursor.id),
             ),
             SortDirection::Desc => (
-                Expr::col((user::Entity, col)).lt(key.clone()),
+                key_expr.clone().lt(key.clone()),
                 user::Column::Id.lt(cursor.id),
             ),
         };
         page_query = page_query.filter(
-            Condition::any().add(past_key).add(
-                Condition::all()
-                    .add(Expr::col((user::Entity, col)).eq(key))
-                    .add(past_id),
-            ),
+            Condition::any()
+                .add(past_key)
+                .add(Condition::all().add(key_expr.clone().eq(key)).add(past_id)),
         );
     }
     let page_query = page_query
-        .order_by(col, order_dir.clone())
+        .order_by(key_expr.clone(), order_dir.clone())
         .order_by(user::Column::Id, order_dir)
         .limit(limit + 1);
     let mut rows: Vec<(String, Partial<Uuid, user::Model>)> = match read_rows {
+        true if order.field == UserSortField::PredictedValue => {
+            let models = positional::all(page_query, conn).await?;
+            let values = predicted_values(conn, &models).await?;
+            models
+                .into_iter()
+                .map(|m| {
+                    let value = values.get(&m.id).copied().unwrap_or(-1);
+                    let cursor = cursor_string(order, CursorKey::Int(value), m.id);
+                    (cursor, Partial::from_full(m))
+                })
+                .collect()
+        }
         true => positional::all(page_query, conn)
             .await?
             .into_iter()
             .map(|m| (encode(order, &SortKeys::from(&m)), Partial::from_full(m)))
+            .collect(),
+        false if order.field == UserSortField::PredictedValue => page_query
+            .select_only()
+            .column(user::Column::Id)
+            .expr_as(key_expr, "predicted_value_pence")
+            .into_tuple::<(Uuid, i64)>()
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|(id, value)| {
+                let cursor = cursor_string(order, CursorKey::Int(value), id);
+                (cursor, Partial::from_keys(id))
+            })
             .collect(),
         false => page_query
             .select_only()
@@ -358,6 +391,7 @@ fn count_plan(
         && f.total_spent.is_none()
         && f.total_bookings.is_none()
         && f.created_at.is_none()
+        && f.segments.is_none()
         && !f.include_merged;
     match search.map(|text| fts_query(backend, text)) {
         Some((Some(q), false)) if unfiltered => CountPlan::FtsMatches(q),
@@ -418,14 +452,14 @@ async fn one_pass(
             .into_iter()
             .map(|(id, n)| (CursorKey::Int(n.into()), id))
             .collect(),
-        UserSortField::TotalSpent => keys
+        UserSortField::TotalSpent | UserSortField::NetSpent => keys
             .into_tuple::<(Uuid, i64)>()
             .all(conn)
             .await?
             .into_iter()
             .map(|(id, n)| (CursorKey::Int(n), id))
             .collect(),
-        UserSortField::Name => return Ok(None),
+        UserSortField::Name | UserSortField::PredictedValue => return Ok(None),
     };
     if keyed.len() as u64 > ONE_PASS_MAX {
         return Ok(None);
@@ -478,10 +512,42 @@ fn sort_column(field: UserSortField) -> user::Column {
     match field {
         UserSortField::LastActivity => user::Column::LastActivityAt,
         UserSortField::TotalBookings => user::Column::TotalBookings,
-        UserSortField::TotalSpent => user::Column::TotalSpentPence,
+        UserSortField::TotalSpent | UserSortField::NetSpent => user::Column::TotalSpentPence,
         UserSortField::CreatedAt => user::Column::CreatedAt,
         UserSortField::Name => user::Column::SortName,
+        // Not a column of `users`: `sort_expr` reads it.
+        UserSortField::PredictedValue => user::Column::Id,
     }
+}
+
+/// The expression a sort orders by: the users' column, or for `PredictedValue` the
+/// customer's stored predicted value (-1 without one).
+fn sort_expr(field: UserSortField) -> SimpleExpr {
+    match field {
+        UserSortField::PredictedValue => Expr::cust(
+            "COALESCE((SELECT ci.predicted_value_pence FROM customer_insights ci \
+             WHERE ci.user_id = \"users\".\"id\"), -1)",
+        ),
+        other => Expr::col((user::Entity, sort_column(other))),
+    }
+}
+
+/// The stored predicted values of a page's users: one statement.
+async fn predicted_values(
+    conn: &impl ConnectionTrait,
+    models: &[user::Model],
+) -> AppResult<std::collections::HashMap<Uuid, i64>> {
+    let ids: Vec<Uuid> = models.iter().map(|m| m.id).collect();
+    Ok(customer_insight::Entity::find()
+        .select_only()
+        .column(customer_insight::Column::UserId)
+        .column(customer_insight::Column::PredictedValuePence)
+        .filter(customer_insight::Column::UserId.is_in(ids))
+        .into_tuple::<(Uuid, i64)>()
+        .all(conn)
+        .await?
+        .into_iter()
+        .collect())
 }
 
 fn encode(order: UserOrder, row: &SortKeys) -> String {
@@ -509,7 +575,10 @@ fn decode(raw: &str) -> AppResult<Cursor> {
             UserSortField::LastActivity | UserSortField::CreatedAt,
             CursorKey::Time(_)
         ) | (
-            UserSortField::TotalBookings | UserSortField::TotalSpent,
+            UserSortField::TotalBookings
+                | UserSortField::TotalSpent
+                | UserSortField::NetSpent
+                | UserSortField::PredictedValue,
             CursorKey::Int(_)
         ) | (UserSortField::Name, CursorKey::Text(_))
     );
@@ -571,6 +640,18 @@ fn filtered(
     }
     if let Some(r) = f.created_at {
         q = time_range(q, user::Column::CreatedAt, r.from, r.to);
+    }
+    if let Some(segments) = &f.segments {
+        let values: Vec<String> = segments.iter().map(|s| s.to_value()).collect();
+        q = q.filter(
+            user::Column::Id.in_subquery(
+                Query::select()
+                    .column(customer_insight::Column::UserId)
+                    .from(customer_insight::Entity)
+                    .and_where(customer_insight::Column::Segment.is_in(values))
+                    .to_owned(),
+            ),
+        );
     }
     if let Some(r) = f.total_bookings {
         if let Some(min) = r.min {

@@ -15,6 +15,7 @@ mod graph;
 mod graphiql;
 mod http;
 mod import;
+mod insights;
 mod layering;
 mod lookahead;
 mod merge;

@@ -63,6 +63,8 @@ const MATRIX: &[(&str, [Outcome; 4])] = &[
     ("userMerges",     [Unauthenticated, Forbidden, Forbidden, Allowed]),
     ("importJobs",     [Unauthenticated, Forbidden, Forbidden, Allowed]),
     ("importJob",      [Unauthenticated, Forbidden, Forbidden, Allowed]),
+    ("refreshInsights", [Unauthenticated, Forbidden, Forbidden, Allowed]),
+    ("insightsModel",  [Unauthenticated, Forbidden, Forbidden, Allowed]),
 ];
 
 /// How the matrix calls each operation: (root field, document, variables). Variables that
@@ -165,6 +167,17 @@ fn operations() -> Vec<(&'static str, &'static str, Value)> {
             "importJob",
             "query($id: UUID!) { importJob(id: $id) { id status rows(first: 2) { edges { node { id status } } } } }",
             json!({ "id": "@importJob" }),
+        ),
+        (
+            "refreshInsights",
+            "mutation { refreshInsights { id customers } }",
+            json!({}),
+        ),
+        (
+            // After refreshInsights, so an admin reads the fit it stored.
+            "insightsModel",
+            "{ insightsModel { id asOf customers } }",
+            json!({}),
         ),
     ]
 }

@@ -123,6 +123,19 @@ const VALUE_TYPES: &[&str] = &[
     "MatchReason",
     // An import job's counts per status.
     "ImportCounts",
+    // A customer's insights and their parts live inside their `User`; a fit's parts inside
+    // its `InsightsModel`.
+    "CustomerInsights",
+    "PreferredCourse",
+    "PaymentMethodTotal",
+    "CertificateSummary",
+    "RfmScores",
+    "CustomerPrediction",
+    "RepeatModel",
+    "ValueModel",
+    "RenewalRateRow",
+    "RfmQuintiles",
+    "Backtest",
 ];
 
 #[test]

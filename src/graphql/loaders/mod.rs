@@ -2,9 +2,11 @@
 //! request (see [`register`]), so cached rows never cross between callers. [`full_row`]
 //! completes a [`Partial`] row through them.
 
+mod insights;
 mod relations;
 mod user;
 
+pub use insights::{InsightsBundle, InsightsLoader, LatestFit};
 pub use relations::*;
 pub use user::{MergedFromLoader, UserLoader};
 
@@ -45,6 +47,7 @@ pub fn register(request: &mut Request, db: &DatabaseConnection) {
         CertificatesByUser,
         CertificatesByBooking,
         AttendanceBySession,
+        InsightsLoader,
     );
 }
 

@@ -4,6 +4,7 @@ mod auth;
 mod bookings;
 mod catalogue;
 mod duplicates;
+mod insights;
 mod merge;
 mod users;
 
@@ -11,6 +12,7 @@ pub use auth::AuthMutation;
 pub use bookings::BookingMutation;
 pub use catalogue::CatalogueMutation;
 pub use duplicates::DuplicateMutation;
+pub use insights::InsightsMutation;
 pub use merge::MergeMutation;
 pub use users::UserMutation;
 
@@ -23,4 +25,5 @@ pub struct MutationRoot(
     CatalogueMutation,
     BookingMutation,
     MergeMutation,
+    InsightsMutation,
 );

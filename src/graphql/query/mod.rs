@@ -3,12 +3,14 @@
 mod catalogue;
 mod duplicates;
 mod imports;
+mod insights;
 mod merge;
 mod users;
 
 pub use catalogue::CatalogueQuery;
 pub use duplicates::DuplicateQuery;
 pub use imports::ImportQuery;
+pub use insights::InsightsQuery;
 pub use merge::MergeQuery;
 pub use users::UserQuery;
 
@@ -20,4 +22,5 @@ pub struct QueryRoot(
     CatalogueQuery,
     MergeQuery,
     ImportQuery,
+    InsightsQuery,
 );

@@ -18,14 +18,15 @@ use crate::error::AppError;
 use crate::graphql::connection;
 use crate::graphql::guard::{UserFieldGuard, request_context};
 use crate::graphql::loaders::{
-    BookingBundle, BookingsByUser, BookingsPageKey, CertificatesByUser, MergedFromLoader,
-    PaymentsByUser, UserLoader, certificate_expiries, full_row,
+    BookingBundle, BookingsByUser, BookingsPageKey, CertificatesByUser, InsightsLoader,
+    MergedFromLoader, PaymentsByUser, UserLoader, certificate_expiries, full_row,
 };
 use crate::graphql::lookahead::{
     CERTIFICATE_LIGHT_FIELDS, booking_extras, reads_beyond, shared_page_args,
 };
 use crate::graphql::types::booking::{Booking, Certificate, Payment};
 use crate::graphql::types::enums::{ContactMethod, CustomerType, NoteType, Role, UserStatus};
+use crate::graphql::types::insights::CustomerInsights;
 use crate::money;
 use crate::services::pages;
 
@@ -475,6 +476,18 @@ impl User {
             .map_err(loader_error)?
             .unwrap_or_default();
         Ok(rows.into_iter().map(Certificate::new).collect())
+    }
+    /// The customer's insights: exact history from the facts, and the segment and
+    /// prediction of the last refresh (admin only).
+    #[graphql(guard = "UserFieldGuard::admin_only()")]
+    async fn insights(&self, ctx: &Context<'_>) -> async_graphql::Result<CustomerInsights> {
+        let bundle = ctx
+            .data_unchecked::<DataLoader<InsightsLoader>>()
+            .load_one(self.user_id())
+            .await
+            .map_err(loader_error)?
+            .ok_or(AppError::NotFound("user"))?;
+        Ok(CustomerInsights(bundle))
     }
     /// The user's activity log, newest first (admin only).
     #[graphql(

@@ -5,7 +5,9 @@ use async_graphql::{InputObject, MaybeUndefined};
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
-use crate::graphql::types::enums::{ContactMethod, CustomerType, NoteType, Role, UserStatus};
+use crate::graphql::types::enums::{
+    ContactMethod, CustomerSegment, CustomerType, NoteType, Role, UserStatus,
+};
 use crate::services::{user_search, users};
 
 /// Profile fields shared by `createUser` and `updateUser`. On update, an omitted field is
@@ -159,6 +161,8 @@ pub struct UserFilter {
     pub total_bookings: Option<IntRange>,
     /// Profile creation within this range.
     pub created_at: Option<DateTimeRange>,
+    /// Only customers in one of these segments (as of the last refresh of the insights).
+    pub segment: Option<Vec<CustomerSegment>>,
     /// Include profiles merged into another; defaults to false.
     pub include_merged: Option<bool>,
 }
@@ -173,10 +177,16 @@ pub enum UserSortField {
     TotalBookings,
     /// Lifetime spend.
     TotalSpent,
+    /// Net spent (payments less refunds): the same figure as TOTAL_SPENT, as
+    /// `insights.netSpent` names it.
+    NetSpent,
     /// When the profile was created.
     CreatedAt,
     /// Last name, then first name (case-insensitive).
     Name,
+    /// The predicted value of the customer's next 36 months (at 10% a year), as stored by
+    /// the last refresh of the insights; customers without one sort as -1.
+    PredictedValue,
 }
 
 /// Sort direction.
@@ -315,6 +325,7 @@ impl From<UserFilter> for user_search::UserFilter {
             total_spent: f.total_spent.map(Into::into),
             total_bookings: f.total_bookings.map(Into::into),
             created_at: f.created_at.map(Into::into),
+            segments: f.segment.map(|s| s.into_iter().map(Into::into).collect()),
             include_merged: f.include_merged.unwrap_or(false),
         }
     }

@@ -74,30 +74,7 @@ pub const KEPT_COLUMNS: &[(&str, &str)] = &[
 // ---------------------------------------------------------------------------------------
 // SQL.
 
-/// A statement's values, bound as `$1`, `$2`, ... (PostgreSQL's placeholders, which sqlx
-/// reads on SQLite too), so one value can be used more than once.
-#[derive(Default)]
-pub(super) struct Sql {
-    values: Vec<Value>,
-}
-
-impl Sql {
-    fn bind(&mut self, value: impl Into<Value>) -> String {
-        self.values.push(value.into());
-        format!("${}", self.values.len())
-    }
-
-    fn list(&mut self, ids: &[Uuid]) -> String {
-        ids.iter()
-            .map(|id| self.bind(*id))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
-    fn statement(self, backend: DbBackend, sql: String) -> Statement {
-        Statement::from_sql_and_values(backend, sql, self.values)
-    }
-}
+pub(super) use crate::services::sql::Sql;
 
 #[derive(Debug, FromQueryResult)]
 pub(super) struct TableCount {
