@@ -123,6 +123,12 @@ const VALUE_TYPES: &[&str] = &[
     "MatchReason",
     // An import job's counts per status.
     "ImportCounts",
+    // The business dashboard and its parts: figures over a range, not rows.
+    "BusinessInsights",
+    "InsightsPoint",
+    "CourseShare",
+    "VenueShare",
+    "SegmentCount",
 ];
 
 #[test]

@@ -2,9 +2,11 @@
 //! request (see [`register`]), so cached rows never cross between callers. [`full_row`]
 //! completes a [`Partial`] row through them.
 
+mod companies;
 mod relations;
 mod user;
 
+pub use companies::{CompanyCustomersKey, CompanyCustomersLoader};
 pub use relations::*;
 pub use user::{MergedFromLoader, UserLoader};
 
@@ -44,6 +46,7 @@ pub fn register(request: &mut Request, db: &DatabaseConnection) {
         PaymentsByUser,
         CertificatesByUser,
         CertificatesByBooking,
+        CompanyCustomersLoader,
         AttendanceBySession,
     );
 }

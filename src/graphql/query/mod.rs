@@ -3,14 +3,16 @@
 mod catalogue;
 mod duplicates;
 mod imports;
+mod insights_reports;
 mod merge;
 mod users;
 
 pub use catalogue::CatalogueQuery;
 pub use duplicates::DuplicateQuery;
 pub use imports::ImportQuery;
+pub use insights_reports::InsightsReportsQuery;
 pub use merge::MergeQuery;
-pub use users::UserQuery;
+pub use users::{UserConnection, UserConnectionFields, UserQuery};
 
 /// Every query.
 #[derive(async_graphql::MergedObject, Default)]
@@ -20,4 +22,5 @@ pub struct QueryRoot(
     CatalogueQuery,
     MergeQuery,
     ImportQuery,
+    InsightsReportsQuery,
 );

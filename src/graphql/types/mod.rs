@@ -7,6 +7,7 @@ pub mod catalogue_input;
 pub mod duplicates;
 pub mod enums;
 pub mod import;
+pub mod insights_reports;
 pub mod merge;
 pub mod user;
 pub mod user_input;
