@@ -15,6 +15,7 @@ mod graph;
 mod graphiql;
 mod http;
 mod import;
+mod insights_reports;
 mod layering;
 mod lookahead;
 mod merge;
