@@ -16,6 +16,7 @@ mod graphiql;
 mod http;
 mod import;
 mod insights;
+mod insights_reports;
 mod layering;
 mod lookahead;
 mod merge;

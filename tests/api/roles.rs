@@ -65,6 +65,10 @@ const MATRIX: &[(&str, [Outcome; 4])] = &[
     ("importJob",      [Unauthenticated, Forbidden, Forbidden, Allowed]),
     ("refreshInsights", [Unauthenticated, Forbidden, Forbidden, Allowed]),
     ("insightsModel",  [Unauthenticated, Forbidden, Forbidden, Allowed]),
+    ("renewalsDue",    [Unauthenticated, Forbidden, Forbidden, Allowed]),
+    ("companies",      [Unauthenticated, Forbidden, Forbidden, Allowed]),
+    ("company",        [Unauthenticated, Forbidden, Forbidden, Allowed]),
+    ("businessInsights", [Unauthenticated, Forbidden, Forbidden, Allowed]),
 ];
 
 /// How the matrix calls each operation: (root field, document, variables). Variables that
@@ -179,6 +183,26 @@ fn operations() -> Vec<(&'static str, &'static str, Value)> {
             "{ insightsModel { id asOf customers } }",
             json!({}),
         ),
+        (
+            "renewalsDue",
+            "{ renewalsDue(withinDays: 90) { totalCount edges { node { id holder { id } } } } }",
+            json!({}),
+        ),
+        (
+            "companies",
+            "{ companies(first: 5) { totalCount edges { node { id name customerCount } } } }",
+            json!({}),
+        ),
+        (
+            "company",
+            "query($id: ID!) { company(id: $id) { id name customers(first: 2) { edges { node { id } } } } }",
+            json!({ "id": "@company" }),
+        ),
+        (
+            "businessInsights",
+            "{ businessInsights(from: \"2026-01-01\", to: \"2026-03-31\", interval: MONTH) { bookings series { start } segments { segment customers } } }",
+            json!({}),
+        ),
     ]
 }
 
@@ -210,6 +234,8 @@ impl World {
             "Target".into(),
             now,
         );
+        // Her company is the one `company` reads.
+        t.company_name = Some("Matrix Widgets Ltd".into());
         users::refresh_derived(&mut t);
         let target = users::insert(&app.db, t).await.unwrap();
         let loginee = app.staff(Role::Instructor, "loginee@example.com").await;
@@ -279,6 +305,7 @@ impl World {
                     Some("@target") => json!(self.target.id),
                     Some("@customerId") => json!(self.customer.id),
                     Some("@importJob") => json!(self.import_job),
+                    Some("@company") => json!("matrixwidgets"),
                     Some("@targetEmail") => json!("  TARGET@example.com "),
                     Some("@loginEmail") => json!(self.loginee.0.email),
                     Some("@loginPassword") => json!(self.loginee.1),

@@ -136,6 +136,12 @@ const VALUE_TYPES: &[&str] = &[
     "RenewalRateRow",
     "RfmQuintiles",
     "Backtest",
+    // The business dashboard and its parts: figures over a range, not rows.
+    "BusinessInsights",
+    "InsightsPoint",
+    "CourseShare",
+    "VenueShare",
+    "SegmentCount",
 ];
 
 #[test]

@@ -2,10 +2,12 @@
 //! request (see [`register`]), so cached rows never cross between callers. [`full_row`]
 //! completes a [`Partial`] row through them.
 
+mod companies;
 mod insights;
 mod relations;
 mod user;
 
+pub use companies::{CompanyCustomersKey, CompanyCustomersLoader};
 pub use insights::{InsightsBundle, InsightsLoader, LatestFit};
 pub use relations::*;
 pub use user::{MergedFromLoader, UserLoader};
@@ -46,6 +48,7 @@ pub fn register(request: &mut Request, db: &DatabaseConnection) {
         PaymentsByUser,
         CertificatesByUser,
         CertificatesByBooking,
+        CompanyCustomersLoader,
         AttendanceBySession,
         InsightsLoader,
     );

@@ -4,6 +4,7 @@ mod catalogue;
 mod duplicates;
 mod imports;
 mod insights;
+mod insights_reports;
 mod merge;
 mod users;
 
@@ -11,8 +12,9 @@ pub use catalogue::CatalogueQuery;
 pub use duplicates::DuplicateQuery;
 pub use imports::ImportQuery;
 pub use insights::InsightsQuery;
+pub use insights_reports::InsightsReportsQuery;
 pub use merge::MergeQuery;
-pub use users::UserQuery;
+pub use users::{UserConnection, UserConnectionFields, UserQuery};
 
 /// Every query.
 #[derive(async_graphql::MergedObject, Default)]
@@ -23,4 +25,5 @@ pub struct QueryRoot(
     MergeQuery,
     ImportQuery,
     InsightsQuery,
+    InsightsReportsQuery,
 );

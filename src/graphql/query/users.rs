@@ -29,6 +29,16 @@ pub struct UserConnectionFields {
     total: OnceCell<i64>,
 }
 
+impl UserConnectionFields {
+    /// The fields of a page whose total is already known.
+    pub fn counted(total: u64) -> Self {
+        Self {
+            plan: user_search::CountPlan::Known(total),
+            total: OnceCell::new(),
+        }
+    }
+}
+
 #[Object]
 impl UserConnectionFields {
     /// How many users match the search and filters, over all pages.

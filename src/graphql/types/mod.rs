@@ -8,6 +8,7 @@ pub mod duplicates;
 pub mod enums;
 pub mod import;
 pub mod insights;
+pub mod insights_reports;
 pub mod merge;
 pub mod user;
 pub mod user_input;
