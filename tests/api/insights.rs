@@ -1110,3 +1110,77 @@ fn the_readme_segment_table_is_the_one_the_code_uses() {
         .collect();
     assert_eq!(rows, code);
 }
+
+#[tokio::test]
+async fn a_backtest_on_simulated_history_predicts_total_bookings_within_15_percent() {
+    use rft_users::services::history::{self, HistoryConfig};
+    let app = TestApp::spawn().await;
+    let (_, admin) = app.admin().await;
+    let config = HistoryConfig::default();
+    let truth = history::generate(&app.db, &config).await.unwrap();
+    assert!(truth.renewal_bookings > 500, "{truth:?}");
+
+    // As of 13 months ago: the 12 months after it have passed.
+    let as_of = config
+        .until
+        .checked_sub_months(chrono::Months::new(13))
+        .unwrap();
+    let data = app
+        .gql_ok(
+            "mutation($d: NaiveDate!) { refreshInsights(asOf: $d) { customers
+                repeatModel { r alpha a b } renewalRates { courseType customerType eligible renewed rate }
+                backtest { months customers predictedBookings actualBookings bookingsTotalError
+                           bookingsMeanAbsoluteError predictedRevenue actualRevenue revenueTotalError } } }",
+            json!({ "d": as_of }),
+            Some(&admin),
+        )
+        .await;
+    let m = &data["refreshInsights"];
+    let b = &m["backtest"];
+    assert_eq!(b["months"], 12);
+    assert_eq!(b["customers"], m["customers"]);
+    let predicted = b["predictedBookings"].as_f64().unwrap();
+    let actual = b["actualBookings"].as_f64().unwrap();
+    assert!(actual > 300.0, "{b}");
+    let error = b["bookingsTotalError"].as_f64().unwrap();
+    eprintln!("backtest: {b}; repeat model {}", m["repeatModel"]);
+    assert!((error - (predicted - actual) / actual).abs() < 1e-9);
+    assert!(
+        error.abs() <= 0.15,
+        "predicted {predicted:.1} bookings against {actual} actual ({:+.1}%): {m:#}",
+        100.0 * error
+    );
+
+    // The renewal rates the model learned are the simulation's, per customer type.
+    let rate_of = |kind: &str| {
+        let rows = m["renewalRates"].as_array().unwrap();
+        let (e, r) =
+            rows.iter()
+                .filter(|r| r["customerType"] == kind)
+                .fold((0.0, 0.0), |(e, n), r| {
+                    (
+                        e + r["eligible"].as_f64().unwrap(),
+                        n + r["renewed"].as_f64().unwrap(),
+                    )
+                });
+        r / e
+    };
+    assert!(
+        (rate_of("INDIVIDUAL") - config.renewal_probability_individual).abs() < 0.06,
+        "{m:#}"
+    );
+    assert!(
+        (rate_of("CORPORATE") - config.renewal_probability_corporate).abs() < 0.06,
+        "{m:#}"
+    );
+
+    // Each customer's actual bookings are stored beside the prediction.
+    let stored: i64 = customer_insight::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| i64::from(r.actual_bookings.unwrap()))
+        .sum();
+    assert_eq!(stored as f64, actual);
+}

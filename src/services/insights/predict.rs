@@ -13,13 +13,14 @@ use crate::services::insights::model::{self, BgNbd, History};
 /// Weeks in an average month (the models' time unit is the week).
 pub const WEEKS_PER_MONTH: f64 = 365.25 / 12.0 / 7.0;
 
-/// A renewal expected after the model's date: a certificate not yet renewed, the
-/// probability that its holder renews it, and when.
+/// A renewal expected after the model's date: the certificates of one booking and course
+/// (one renewal booking renews them all: an employer books its staff together) not yet
+/// renewed, the probability that their holder renews them, and when.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExpectedRenewal {
-    /// The certificate.
-    pub certificate_id: Uuid,
-    /// Its course type.
+    /// The booking the certificates came from.
+    pub booking_id: Uuid,
+    /// Their course type.
     pub course_type: CourseType,
     /// Its expiry.
     pub expires_on: NaiveDate,

@@ -231,7 +231,7 @@ pub async fn refresh(
                 let elapsed = as_of.signed_duration_since(p.expires_on).num_days();
                 let (probability, offset) = fit.renewal.conditional(rate, elapsed);
                 (probability > 0.0).then(|| ExpectedRenewal {
-                    certificate_id: p.certificate_id,
+                    booking_id: p.booking_id,
                     course_type: p.course_type,
                     expires_on: p.expires_on,
                     due_on: shift(p.expires_on, offset),
@@ -489,7 +489,9 @@ struct RenewalCell {
 }
 
 /// The renewal table and the renewals' spread around expiry, from every certificate whose
-/// window had closed by the model's date: one statement.
+/// window had closed by the model's date: one statement. The unit is a booking's
+/// certificates of one course and expiry (an employer's staff trained together are renewed
+/// by one booking), so the rate is the chance of a renewal *booking*.
 async fn renewal_model(
     conn: &impl ConnectionTrait,
     d: Dialect,
@@ -509,22 +511,23 @@ async fn renewal_model(
         d.0,
         format!(
             "WITH cert AS ( \
-               SELECT ce.id, ce.user_id, cc.course_type, u.customer_type, ce.expires_on \
+               SELECT DISTINCT ce.booking_id, ce.user_id, cc.course_type, u.customer_type, ce.expires_on \
                FROM certificates ce JOIN courses cc ON cc.id = ce.course_id \
                JOIN users u ON u.id = ce.user_id \
                WHERE ce.status <> 'revoked' AND ce.issued_on <= {a} AND {closes} <= {a} \
                  AND u.role = 'customer' AND u.merged_into_id IS NULL \
              ), renewal AS ( \
-               SELECT cert.id, MIN({offset}) AS offset_days FROM cert \
+               SELECT cert.booking_id, cert.course_type, cert.expires_on, MIN({offset}) AS offset_days FROM cert \
                JOIN bookings b ON b.user_id = cert.user_id \
                JOIN course_sessions s ON s.id = b.session_id \
                JOIN courses co ON co.id = s.course_id \
                WHERE co.course_type = cert.course_type AND {live_b} AND {day} BETWEEN {lo} AND {hi} \
-               GROUP BY cert.id \
+               GROUP BY cert.booking_id, cert.course_type, cert.expires_on \
              ) \
              SELECT cert.course_type, cert.customer_type, \
                CAST(renewal.offset_days AS BIGINT) AS offset_days, COUNT(*) AS n \
-             FROM cert LEFT JOIN renewal ON renewal.id = cert.id \
+             FROM cert LEFT JOIN renewal ON renewal.booking_id = cert.booking_id \
+               AND renewal.course_type = cert.course_type AND renewal.expires_on = cert.expires_on \
              GROUP BY cert.course_type, cert.customer_type, renewal.offset_days"
         ),
     );
@@ -562,14 +565,15 @@ async fn renewal_model(
 
 #[derive(FromQueryResult)]
 struct Pending {
-    certificate_id: Uuid,
+    booking_id: Uuid,
     user_id: Uuid,
     course_type: CourseType,
     expires_on: NaiveDate,
 }
 
 /// Certificates of scored customers whose renewal window had not closed by the model's
-/// date and that had not been renewed by then, by holder: one statement.
+/// date and that had not been renewed by then, one per booking, course type and expiry, by
+/// holder: one statement.
 async fn pending_renewals(
     conn: &impl ConnectionTrait,
     d: Dialect,
@@ -586,7 +590,7 @@ async fn pending_renewals(
     let stmt = sql.statement(
         d.0,
         format!(
-            "SELECT ce.id AS certificate_id, ce.user_id, cc.course_type, ce.expires_on \
+            "SELECT DISTINCT ce.booking_id, ce.user_id, cc.course_type, ce.expires_on \
              FROM certificates ce JOIN courses cc ON cc.id = ce.course_id \
              JOIN users u ON u.id = ce.user_id \
              WHERE ce.status <> 'revoked' AND ce.issued_on <= {a} AND {closes} > {a} \
