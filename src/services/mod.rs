@@ -11,6 +11,7 @@ pub mod customer_stats;
 pub mod customers;
 pub mod demo;
 pub mod duplicates;
+pub mod history;
 pub mod keys;
 pub mod legacy_import;
 pub mod matching;

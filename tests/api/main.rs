@@ -13,6 +13,7 @@ mod duplicates;
 mod examples;
 mod graph;
 mod graphiql;
+mod history;
 mod http;
 mod import;
 mod layering;
