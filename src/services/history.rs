@@ -927,7 +927,7 @@ impl<'a> Simulator<'a> {
         loop {
             let weeks = exponential(&mut self.rng, lambda);
             let left = (self.end_at - at).num_seconds() as f64;
-            if !(weeks * 604_800.0 < left) {
+            if weeks.is_nan() || weeks * 604_800.0 >= left {
                 break;
             }
             at += Duration::seconds((weeks * 604_800.0) as i64);
