@@ -23,11 +23,18 @@
 //!   with the sample's traps, against the floor (the same rows as plain multi-row INSERTs,
 //!   no checks) in the same run; rows per second, the ratio, the import's peak RSS. See
 //!   `bench/import.rs`.
+//! - `insights`: the history generator's customers (`services::history`, 100,000 users and
+//!   about 400,000 bookings over 12 years, renewing certificates near expiry);
+//!   `refreshInsights` timed against one full aggregate scan of bookings, a page of 50
+//!   users with full insights (p50 and p99, then throughput with `--concurrency` clients),
+//!   `renewalsDue(withinDays: 90)` and `businessInsights` over 3 years by month (p50 and
+//!   p99). Exits non-zero, printing them, on any GraphQL error. See `bench/insights.rs`.
 //!
 //! ```text
 //! cargo build --release && cargo run --release --example bench -- --scenario search
 //! cargo run --release --example bench -- --scenario nested --database-url postgres://postgres@127.0.0.1:5432/test
 //! cargo run --release --example bench -- --scenario import [--database-url …]
+//! cargo run --release --example bench -- --scenario insights [--database-url …] [--requests 200]
 //! ```
 //!
 //! With a PostgreSQL URL it creates (and afterwards drops, unless `--keep`) a database
@@ -43,6 +50,7 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 use rft_users::auth::tokens::random_token;
 use rft_users::config::Secret;
 use rft_users::entities::{enums::*, *};
+use rft_users::services::history::{self, HistoryConfig};
 use rft_users::services::{bootstrap, demo::add_years, duplicates, references, users};
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, Database, DatabaseConnection, EntityTrait, IntoActiveModel,
@@ -53,6 +61,8 @@ use uuid::Uuid;
 
 #[path = "bench/import.rs"]
 mod import;
+#[path = "bench/insights.rs"]
+mod insights;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Scenario {
@@ -61,6 +71,7 @@ enum Scenario {
     Book,
     Duplicates,
     Import,
+    Insights,
 }
 
 #[derive(Parser)]
@@ -68,7 +79,7 @@ struct Args {
     /// What to measure.
     #[arg(long, value_enum, default_value = "search")]
     scenario: Scenario,
-    /// How many users to seed.
+    /// How many users to seed (insights scenario: customers of the history generator).
     #[arg(long, default_value_t = 100_000)]
     users: usize,
     /// Bookings per user (nested scenario).
@@ -402,7 +413,27 @@ async fn main() -> anyhow::Result<()> {
     rft_users::db::migrate(&db).await?;
 
     let started = Instant::now();
-    if user::Entity::find().count(&db).await? == 0 {
+    if args.scenario == Scenario::Insights && user::Entity::find().count(&db).await? == 0 {
+        let config = HistoryConfig {
+            customers: args.users,
+            ..HistoryConfig::benchmark()
+        };
+        let truth = history::generate(&db, &config)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        eprintln!(
+            "history {} to {}: {} customers ({} companies), {} bookings ({} renewals, {} cancelled), {} certificates, in {:.1}s",
+            truth.start,
+            truth.until,
+            truth.customers,
+            truth.corporate_customers,
+            truth.bookings,
+            truth.renewal_bookings,
+            truth.cancelled_bookings,
+            truth.certificates,
+            started.elapsed().as_secs_f64()
+        );
+    } else if user::Entity::find().count(&db).await? == 0 {
         let with_duplicates = args.scenario == Scenario::Duplicates;
         seed_users(&db, args.users, with_duplicates).await?;
         if args.scenario == Scenario::Nested {
@@ -481,6 +512,34 @@ async fn main() -> anyhow::Result<()> {
         return outcome;
     }
 
+    if args.scenario == Scenario::Insights {
+        let outcome = insights::run(
+            &url,
+            &client,
+            &endpoint,
+            &token,
+            args.requests,
+            args.concurrency,
+            args.seconds,
+            backend,
+            users_n,
+            bookings,
+        )
+        .await;
+        drop(server);
+        if let Some(admin) = pg_admin.filter(|_| !args.keep) {
+            db.close().await.ok();
+            admin
+                .execute_unprepared(&format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    args.bench_database
+                ))
+                .await
+                .ok();
+        }
+        return outcome;
+    }
+
     let query: &'static str = match (&args.query, args.scenario) {
         (Some(q), _) => q.clone().leak(),
         (None, Scenario::Search) => SEARCH,
@@ -488,6 +547,7 @@ async fn main() -> anyhow::Result<()> {
         (None, Scenario::Book) => BOOK,
         (None, Scenario::Duplicates) => unreachable!("measured by duplicates_scenario"),
         (None, Scenario::Import) => unreachable!("the import scenario returned above"),
+        (None, Scenario::Insights) => unreachable!("measured by insights::run"),
     };
     let run_one = move |client: reqwest::Client, endpoint: String, token: String, n: u64| async move {
         let body = match booking_session {
@@ -614,6 +674,7 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Book => println!("backend: {backend}; {users_n} users before; createBooking"),
         Scenario::Duplicates => {}
         Scenario::Import => {}
+        Scenario::Insights => {}
     }
     println!(
         "1 client, {} requests: p50 {:.2} ms, p99 {:.2} ms, mean {:.2} ms",
