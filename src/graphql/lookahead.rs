@@ -23,6 +23,7 @@ pub const USER_ID_FIELDS: &[&str] = &[
     "payments",
     "certificates",
     "mergedFrom",
+    "insights",
 ];
 
 /// The fields of `Booking` that read only its keys (`booking::BookingKeys`): a page whose
