@@ -33,6 +33,7 @@ mod m20261203_000042_create_user_merge_members;
 mod m20261203_000043_create_user_merge_moves;
 mod m20261204_000051_create_insight_models;
 mod m20261204_000052_create_customer_insights;
+mod m20261204_000053_index_payment_and_refund_times;
 
 /// Runs all of the crate's migrations in order.
 pub struct Migrator;
@@ -66,6 +67,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000043_create_user_merge_moves::Migration),
             Box::new(m20261204_000051_create_insight_models::Migration),
             Box::new(m20261204_000052_create_customer_insights::Migration),
+            Box::new(m20261204_000053_index_payment_and_refund_times::Migration),
         ]
     }
 }
@@ -232,8 +234,8 @@ mod tests {
             count(db, "SELECT COUNT(legacy_reference) FROM bookings").await?,
             0
         );
-        // Back past the insights' two migrations, the merge ledger's three and the import's three.
-        Migrator::down(db, Some(8)).await?;
+        // Back past the insights' three migrations, the merge ledger's three and the import's three.
+        Migrator::down(db, Some(9)).await?;
         assert!(
             count(db, "SELECT COUNT(legacy_reference) FROM bookings")
                 .await
