@@ -38,8 +38,8 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use rand::{Rng, RngCore, SeedableRng, rngs::StdRng};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, Statement, Value,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -53,7 +53,8 @@ use crate::error::{AppError, AppResult};
 use crate::services::audit::{self, Actor};
 use crate::services::catalogue::course_code;
 use crate::services::demo::add_years;
-use crate::services::{customer_stats, duplicates, users};
+use crate::services::payments::payment_status;
+use crate::services::{customer_stats, duplicates, places, users};
 
 /// Customers simulated and written per transaction.
 const CUSTOMERS_PER_TRANSACTION: usize = 1000;
@@ -1551,21 +1552,6 @@ enum BookingKind {
     Renewal,
 }
 
-/// The payment status that follows from the amounts (as `services::payments` sets it).
-fn payment_status(total: i64, paid: i64, refunded: i64) -> PaymentStatus {
-    if paid > 0 && refunded >= paid {
-        PaymentStatus::Refunded
-    } else if refunded > 0 {
-        PaymentStatus::PartiallyRefunded
-    } else if paid >= total {
-        PaymentStatus::Paid
-    } else if paid > 0 {
-        PaymentStatus::PartiallyPaid
-    } else {
-        PaymentStatus::Pending
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // Writing.
 
@@ -1595,43 +1581,9 @@ async fn write(db: &DatabaseConnection, batch: Batch) -> AppResult<()> {
     insert_all(&txn, batch.payments, ROWS_PER_INSERT).await?;
     insert_all(&txn, batch.refunds, ROWS_PER_INSERT).await?;
     insert_all(&txn, batch.certificates, ROWS_PER_INSERT).await?;
-    add_places(&txn, &batch.places).await?;
+    places::add_places(&txn, &batch.places).await?;
     customer_stats::recompute(&txn, &batch.customer_ids).await?;
     txn.commit().await?;
-    Ok(())
-}
-
-/// Adds places to sessions, 500 sessions per statement.
-async fn add_places(conn: &impl ConnectionTrait, places: &BTreeMap<Uuid, i64>) -> AppResult<()> {
-    let backend = conn.get_database_backend();
-    let places: Vec<(Uuid, i64)> = places.iter().map(|(id, n)| (*id, *n)).collect();
-    for chunk in places.chunks(500) {
-        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 2);
-        let rows: Vec<String> = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, (id, n))| {
-                values.extend([(*id).into(), (*n).into()]);
-                match backend {
-                    DbBackend::Postgres => {
-                        format!("(${}::uuid, ${}::bigint)", 2 * i + 1, 2 * i + 2)
-                    }
-                    _ => "(?, ?)".to_string(),
-                }
-            })
-            .collect();
-        let alias = match backend {
-            DbBackend::Postgres => "v(column1, column2)",
-            _ => "v",
-        };
-        let sql = format!(
-            "UPDATE course_sessions SET booked_places = booked_places + v.column2 \
-             FROM (VALUES {}) AS {alias} WHERE course_sessions.id = v.column1",
-            rows.join(", ")
-        );
-        conn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
-            .await?;
-    }
     Ok(())
 }
 

@@ -20,6 +20,7 @@ pub mod merge;
 pub mod pages;
 pub mod patch;
 pub mod payments;
+pub mod places;
 pub mod references;
 pub mod sessions;
 pub(crate) mod sql;

@@ -33,7 +33,7 @@ pub async fn lock_booking(conn: &impl ConnectionTrait, id: Uuid) -> AppResult<bo
 }
 
 /// The payment status that follows from the amounts.
-fn payment_status(total: i64, paid: i64, refunded: i64) -> PaymentStatus {
+pub(crate) fn payment_status(total: i64, paid: i64, refunded: i64) -> PaymentStatus {
     if paid > 0 && refunded >= paid {
         PaymentStatus::Refunded
     } else if refunded > 0 {
