@@ -111,6 +111,16 @@ pub enum FitError {
 // ---------------------------------------------------------------------------------------
 
 impl BgNbd {
+    /// The parameters whose logarithms are `v` (the optimiser's coordinates).
+    fn from_log(v: &[f64]) -> Self {
+        Self {
+            r: v[0].exp(),
+            alpha: v[1].exp(),
+            a: v[2].exp(),
+            b: v[3].exp(),
+        }
+    }
+
     /// Log-likelihood of `data` under these parameters: the sum over customers of the log of
     /// the paper's likelihood of one customer,
     ///
@@ -171,23 +181,10 @@ impl BgNbd {
         ];
         let weight = prepared.weight;
         let (best, _cost, iterations) = minimise(
-            |v| {
-                let model = BgNbd {
-                    r: v[0].exp(),
-                    alpha: v[1].exp(),
-                    a: v[2].exp(),
-                    b: v[3].exp(),
-                };
-                -prepared.log_likelihood(&model) / weight
-            },
+            |v| -prepared.log_likelihood(&BgNbd::from_log(v)) / weight,
             &start,
         )?;
-        let params = BgNbd {
-            r: best[0].exp(),
-            alpha: best[1].exp(),
-            a: best[2].exp(),
-            b: best[3].exp(),
-        };
+        let params = BgNbd::from_log(&best);
         let log_likelihood = prepared.log_likelihood(&params);
         if !(log_likelihood.is_finite()
             && [params.r, params.alpha, params.a, params.b]
@@ -711,6 +708,15 @@ fn estimate(value: f64, error: f64) -> Estimate {
 // ---------------------------------------------------------------------------------------
 
 impl GammaGamma {
+    /// The parameters whose logarithms are `v` (the optimiser's coordinates).
+    fn from_log(v: &[f64]) -> Self {
+        Self {
+            p: v[0].exp(),
+            q: v[1].exp(),
+            gamma: v[2].exp(),
+        }
+    }
+
     /// Log-likelihood of `(x, mean value)` pairs: the sum of
     /// `ln Γ(px+q) − ln Γ(px) − ln Γ(q) + q ln γ + (px−1) ln m + px ln x − (px+q) ln(γ + x m)`,
     /// the density of the mean `m` of `x` purchases (as in `lifetimes`).
@@ -738,21 +744,10 @@ impl GammaGamma {
         let start = [0.0, 2f64.ln(), prepared.mean_m.ln()];
         let weight = prepared.weight;
         let (best, _cost, iterations) = minimise(
-            |v| {
-                let model = GammaGamma {
-                    p: v[0].exp(),
-                    q: v[1].exp(),
-                    gamma: v[2].exp(),
-                };
-                -prepared.log_likelihood(&model) / weight
-            },
+            |v| -prepared.log_likelihood(&GammaGamma::from_log(v)) / weight,
             &start,
         )?;
-        let params = GammaGamma {
-            p: best[0].exp(),
-            q: best[1].exp(),
-            gamma: best[2].exp(),
-        };
+        let params = GammaGamma::from_log(&best);
         let log_likelihood = prepared.log_likelihood(&params);
         if !(log_likelihood.is_finite()
             && [params.p, params.q, params.gamma]
