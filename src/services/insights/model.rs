@@ -168,8 +168,9 @@ impl BgNbd {
     /// with history `h` (weights are usually counts, but any finite `w ≥ 0` is accepted).
     ///
     /// Nelder-Mead runs over `(ln r, ln α, ln a, ln b)` from `r = a = b = 1` and `α` = mean
-    /// age / mean repeat purchases, and is restarted from its best point with a smaller
-    /// simplex until a restart no longer improves the mean log-likelihood by 1e-10. Points
+    /// age / mean repeat purchases, in rounds of 400 iterations, each restarted from the best
+    /// point so far with a smaller simplex, until a round no longer improves the mean
+    /// log-likelihood by more than 1e-9 (at most 15 rounds). Points
     /// with a log-parameter beyond ±[`LOG_PARAM_BOUND`] count as infeasible.
     pub fn fit_weighted(data: &[(History, f64)]) -> Result<Fit<BgNbd>, FitError> {
         let prepared = BgNbdData::new(data)?;
@@ -869,11 +870,19 @@ impl GammaGammaData {
 /// Log-parameters beyond ± this (parameters beyond e^±30) are treated as infeasible.
 pub const LOG_PARAM_BOUND: f64 = 30.0;
 
-/// Nelder-Mead iterations allowed per run.
-const MAX_ITERATIONS: u64 = 5_000;
+/// Nelder-Mead iterations per round. Each round after the first restarts from the best
+/// point so far with a fresh, small simplex.
+const ROUND_ITERATIONS: u64 = 400;
 
-/// Runs after the first, each from the best point so far.
-const MAX_RESTARTS: usize = 4;
+/// Rounds allowed in all (so at most 6,000 iterations).
+const MAX_ROUNDS: usize = 15;
+
+/// A round that improves the objective (a mean log-likelihood per customer) by no more
+/// than this ends the search. On data whose maximum lies at infinity along a ridge (no
+/// heterogeneity in the dropout rate: `a` and `b` grow together without bound) the
+/// objective keeps improving by ever smaller amounts; this stops the walk once the gains
+/// no longer matter, instead of running out the iteration budget.
+const STALL: f64 = 1e-9;
 
 /// The objective's standard deviation over the simplex at which a run stops.
 const SD_TOLERANCE: f64 = 1e-11;
@@ -908,7 +917,7 @@ fn minimise(cost: impl Fn(&[f64]) -> f64, start: &[f64]) -> Result<(Vec<f64>, f6
     let mut best = start.to_vec();
     let mut best_cost = objective.cost(&best).map_err(optimiser_error)?;
     let mut iterations = 0;
-    for round in 0..=MAX_RESTARTS {
+    for round in 0..MAX_ROUNDS {
         let step = if round == 0 { 0.5 } else { 0.05 };
         let mut simplex = vec![best.clone()];
         for i in 0..best.len() {
@@ -920,7 +929,7 @@ fn minimise(cost: impl Fn(&[f64]) -> f64, start: &[f64]) -> Result<(Vec<f64>, f6
             .with_sd_tolerance(SD_TOLERANCE)
             .map_err(optimiser_error)?;
         let result = Executor::new(Objective(&objective.0), solver)
-            .configure(|state| state.max_iters(MAX_ITERATIONS))
+            .configure(|state| state.max_iters(ROUND_ITERATIONS))
             .run()
             .map_err(optimiser_error)?;
         let state = result.state();
@@ -933,7 +942,7 @@ fn minimise(cost: impl Fn(&[f64]) -> f64, start: &[f64]) -> Result<(Vec<f64>, f6
             best = param.clone();
             best_cost = cost;
         }
-        if round > 0 && (improvement.is_nan() || improvement <= 1e-10) {
+        if round > 0 && (improvement.is_nan() || improvement <= STALL) {
             break;
         }
     }
