@@ -67,16 +67,23 @@ impl Api {
     /// Sends an operation; its time and response, or the errors it answered.
     async fn post(&self, query: &str, variables: &Value) -> anyhow::Result<(Duration, Value)> {
         let t = Instant::now();
-        let resp: Value = self
+        let answer = self
             .client
             .post(&self.endpoint)
             .bearer_auth(&self.token)
             .json(&json!({ "query": query, "variables": variables }))
             .send()
-            .await?
-            .json()
             .await?;
+        let status = answer.status();
+        let body = answer.text().await?;
         let elapsed = t.elapsed();
+        let resp: Value = serde_json::from_str(&body).map_err(|_| {
+            anyhow::anyhow!(
+                "HTTP {status} after {:.1} s, not a GraphQL answer: {}",
+                elapsed.as_secs_f64(),
+                body.chars().take(200).collect::<String>()
+            )
+        })?;
         if let Some(errors) = resp.get("errors") {
             anyhow::bail!(
                 "the server answered errors (is the insights API merged?): {}",

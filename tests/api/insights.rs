@@ -1127,8 +1127,8 @@ async fn a_backtest_on_simulated_history_predicts_total_bookings_within_15_perce
         .unwrap();
     let data = app
         .gql_ok(
-            "mutation($d: NaiveDate!) { refreshInsights(asOf: $d) { customers
-                repeatModel { r alpha a b } renewalRates { courseType customerType eligible renewed rate }
+            "mutation($d: NaiveDate!) { refreshInsights(asOf: $d) { customers durationMs
+                repeatModel { r alpha a b iterations fitMs } valueModel { iterations fitMs } renewalRates { courseType customerType eligible renewed rate }
                 backtest { months customers predictedBookings actualBookings bookingsTotalError
                            bookingsMeanAbsoluteError predictedRevenue actualRevenue revenueTotalError } } }",
             json!({ "d": as_of }),
@@ -1144,6 +1144,14 @@ async fn a_backtest_on_simulated_history_predicts_total_bookings_within_15_perce
     assert!(actual > 300.0, "{b}");
     let error = b["bookingsTotalError"].as_f64().unwrap();
     eprintln!("backtest: {b}; repeat model {}", m["repeatModel"]);
+    // The store keeps how each fit went: a search ran, and its time was kept.
+    for model in ["repeatModel", "valueModel"] {
+        assert!(m[model]["iterations"].as_i64().unwrap() > 0, "{model}");
+        assert!(
+            m[model]["fitMs"].as_i64().unwrap() <= m["durationMs"].as_i64().unwrap(),
+            "{model}: a fit within the refresh"
+        );
+    }
     assert!((error - (predicted - actual) / actual).abs() < 1e-9);
     assert!(
         error.abs() <= 0.15,

@@ -380,6 +380,8 @@ impl InsightsModel {
             b: f.params.b,
             sample_size: int(f.sample_size as i64),
             log_likelihood: f.log_likelihood,
+            iterations: int(f.iterations as i64),
+            fit_ms: int(f.fit_ms as i64),
         })
     }
     /// Why the repeat-booking model could not be fitted.
@@ -394,6 +396,8 @@ impl InsightsModel {
             gamma: f.params.gamma,
             sample_size: int(f.sample_size as i64),
             log_likelihood: f.log_likelihood,
+            iterations: int(f.iterations as i64),
+            fit_ms: int(f.fit_ms as i64),
         })
     }
     /// Why the value model could not be fitted.
@@ -479,6 +483,10 @@ pub struct RepeatModel {
     sample_size: i32,
     /// Log-likelihood at the fit.
     log_likelihood: f64,
+    /// Nelder-Mead iterations the fit took.
+    iterations: i32,
+    /// How long the fit took, in milliseconds.
+    fit_ms: i32,
 }
 
 /// Gamma-Gamma parameters for the value of a booking.
@@ -494,6 +502,10 @@ pub struct ValueModel {
     sample_size: i32,
     /// Log-likelihood at the fit.
     log_likelihood: f64,
+    /// Nelder-Mead iterations the fit took.
+    iterations: i32,
+    /// How long the fit took, in milliseconds.
+    fit_ms: i32,
 }
 
 /// One cell of the renewal table.

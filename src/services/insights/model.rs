@@ -74,6 +74,9 @@ pub struct Fit<T> {
     pub sample_size: usize,
     /// Nelder-Mead iterations, over all restarts.
     pub iterations: u64,
+    /// Wall-clock time of the fit, in milliseconds (0 in fits stored before it was kept).
+    #[serde(default)]
+    pub fit_ms: u64,
 }
 
 /// Why a model could not be fitted.
@@ -173,6 +176,7 @@ impl BgNbd {
     /// log-likelihood by more than 1e-9 (at most 15 rounds). Points
     /// with a log-parameter beyond ±[`LOG_PARAM_BOUND`] count as infeasible.
     pub fn fit_weighted(data: &[(History, f64)]) -> Result<Fit<BgNbd>, FitError> {
+        let started = std::time::Instant::now();
         let prepared = BgNbdData::new(data)?;
         let start = [
             0.0,
@@ -199,6 +203,7 @@ impl BgNbd {
             log_likelihood,
             sample_size: weight.round() as usize,
             iterations,
+            fit_ms: started.elapsed().as_millis() as u64,
         })
     }
 
@@ -741,6 +746,7 @@ impl GammaGamma {
     /// `m` (so the population mean `pγ/(q-1)` starts at the sample's), with the restarts of
     /// [`BgNbd::fit_weighted`].
     pub fn fit(data: &[(f64, f64)]) -> Result<Fit<GammaGamma>, FitError> {
+        let started = std::time::Instant::now();
         let prepared = GammaGammaData::new(data)?;
         let start = [0.0, 2f64.ln(), prepared.mean_m.ln()];
         let weight = prepared.weight;
@@ -762,6 +768,7 @@ impl GammaGamma {
             log_likelihood,
             sample_size: weight.round() as usize,
             iterations,
+            fit_ms: started.elapsed().as_millis() as u64,
         })
     }
 
