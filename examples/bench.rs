@@ -29,12 +29,15 @@
 //!   users with full insights (p50 and p99, then throughput with `--concurrency` clients),
 //!   `renewalsDue(withinDays: 90)` and `businessInsights` over 3 years by month (p50 and
 //!   p99). Exits non-zero, printing them, on any GraphQL error. See `bench/insights.rs`.
+//! - `pdf`: certificate PDFs rendered in-process for `--seconds`, one thread: renders per
+//!   second. Needs no database or server. See `bench/pdf.rs`.
 //!
 //! ```text
 //! cargo build --release && cargo run --release --example bench -- --scenario search
 //! cargo run --release --example bench -- --scenario nested --database-url postgres://postgres@127.0.0.1:5432/test
 //! cargo run --release --example bench -- --scenario import [--database-url …]
 //! cargo run --release --example bench -- --scenario insights [--database-url …] [--requests 200]
+//! cargo run --release --example bench -- --scenario pdf [--seconds 10]
 //! ```
 //!
 //! With a PostgreSQL URL it creates (and afterwards drops, unless `--keep`) a database
@@ -63,6 +66,8 @@ use uuid::Uuid;
 mod import;
 #[path = "bench/insights.rs"]
 mod insights;
+#[path = "bench/pdf.rs"]
+mod pdf;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Scenario {
@@ -72,6 +77,7 @@ enum Scenario {
     Duplicates,
     Import,
     Insights,
+    Pdf,
 }
 
 #[derive(Parser)]
@@ -363,6 +369,9 @@ impl Drop for Server {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.scenario == Scenario::Pdf {
+        return pdf::run(args.seconds);
+    }
     let bin = server_binary(&args)?;
     if args.scenario == Scenario::Import {
         return import::run(
@@ -548,6 +557,7 @@ async fn main() -> anyhow::Result<()> {
         (None, Scenario::Duplicates) => unreachable!("measured by duplicates_scenario"),
         (None, Scenario::Import) => unreachable!("the import scenario returned above"),
         (None, Scenario::Insights) => unreachable!("measured by insights::run"),
+        (None, Scenario::Pdf) => unreachable!("the pdf scenario returned above"),
     };
     let run_one = move |client: reqwest::Client, endpoint: String, token: String, n: u64| async move {
         let body = match booking_session {
@@ -675,6 +685,7 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Duplicates => {}
         Scenario::Import => {}
         Scenario::Insights => {}
+        Scenario::Pdf => {}
     }
     println!(
         "1 client, {} requests: p50 {:.2} ms, p99 {:.2} ms, mean {:.2} ms",

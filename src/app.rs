@@ -30,6 +30,8 @@ pub struct AppState {
     pub config: Arc<AppConfig>,
     pub jwt: Arc<JwtKeys>,
     pub limiter: CredentialLimiter,
+    /// `verifyCertificate` calls per client IP.
+    pub verify_limiter: CredentialLimiter,
 }
 
 impl AppState {
@@ -39,6 +41,7 @@ impl AppState {
         Self {
             db,
             limiter: CredentialLimiter::per_minute(config.login_rate_per_minute),
+            verify_limiter: CredentialLimiter::per_minute(config.verify_rate_per_minute),
             jwt: Arc::new(jwt),
             config: Arc::new(config),
         }
@@ -54,8 +57,9 @@ pub(crate) struct Shared {
 }
 
 /// The HTTP routes: `/graphql` (GraphiQL on GET, GraphQL on POST), `/webhooks/stripe`,
-/// `/healthz`, and the import reports (`/imports/{id}/rows.csv`). Never `/metrics`: that
-/// has a listener of its own ([`crate::telemetry::router`]).
+/// `/healthz`, the import reports (`/imports/{id}/rows.csv`) and certificates
+/// (`/certificates/{id}.pdf`). Never `/metrics`: that has a listener of its own
+/// ([`crate::telemetry::router`]).
 pub fn build_router(state: AppState) -> Router {
     let schema = build_schema(state.clone());
     let cors = cors_layer(&state.config.cors_origins);
@@ -68,6 +72,11 @@ pub fn build_router(state: AppState) -> Router {
         .route(
             "/imports/{id}/rows.csv",
             get(crate::reports::import_rows_csv),
+        )
+        // `{id}.pdf`: the handler takes the whole segment and expects the suffix.
+        .route(
+            "/certificates/{file}",
+            get(crate::certificate_pdf::certificate_pdf),
         )
         .with_state(Shared {
             state,

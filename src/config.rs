@@ -336,6 +336,31 @@ pub struct ServeArgs {
     /// On SIGTERM or Ctrl-C, how long requests in flight get to finish, in seconds.
     #[arg(long, env = "RFT_SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]
     pub shutdown_grace_seconds: u64,
+    /// The public website's base URL: certificates tell readers to check them at
+    /// `{this}/verify`.
+    #[arg(long, env = "RFT_PUBLIC_URL", default_value = DEFAULT_PUBLIC_URL, value_parser = parse_public_url)]
+    pub public_url: String,
+    /// `verifyCertificate` calls allowed per client IP per minute.
+    #[arg(long, env = "RFT_VERIFY_RATE_PER_MINUTE", default_value_t = 30)]
+    pub verify_rate_per_minute: u32,
+}
+
+/// The public website, where certificates are checked.
+pub const DEFAULT_PUBLIC_URL: &str = "https://www.reactfasttraining.co.uk";
+
+/// An `http(s)://` URL without a trailing slash.
+fn parse_public_url(s: &str) -> Result<String, String> {
+    let url = s.trim().trim_end_matches('/');
+    let host = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .unwrap_or_default();
+    if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "{s:?} is not an http:// or https:// URL (e.g. {DEFAULT_PUBLIC_URL})"
+        ));
+    }
+    Ok(url.to_string())
 }
 
 /// Options for `create-admin`.
@@ -377,6 +402,10 @@ pub struct AppConfig {
     pub shutdown_grace: Duration,
     /// Where `GET /metrics` is served; `None` serves no metrics.
     pub metrics_bind: Option<SocketAddr>,
+    /// The public website's base URL, without a trailing slash (certificates' check line).
+    pub public_url: String,
+    /// `verifyCertificate` calls allowed per client IP per minute.
+    pub verify_rate_per_minute: u32,
 }
 
 /// Token issuer, checked on every access token.
@@ -402,6 +431,8 @@ impl AppConfig {
             introspection: true,
             shutdown_grace: Duration::from_secs(10),
             metrics_bind: None,
+            public_url: DEFAULT_PUBLIC_URL.to_string(),
+            verify_rate_per_minute: 30,
         }
     }
 
@@ -423,6 +454,8 @@ impl AppConfig {
             introspection: args.introspection,
             shutdown_grace: Duration::from_secs(args.shutdown_grace_seconds),
             metrics_bind: args.metrics_bind.0,
+            public_url: args.public_url.clone(),
+            verify_rate_per_minute: args.verify_rate_per_minute.max(1),
         })
     }
 }

@@ -175,16 +175,7 @@ async fn run(
         Caller::User(p) => Some(p.user_id),
         _ => None,
     };
-    let context = RequestContext::new(
-        caller,
-        RequestMeta {
-            ip: client_ip(state.config.trust_proxy, headers, peer),
-            user_agent: headers
-                .get(header::USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-                .map(|s| s.chars().take(500).collect()),
-        },
-    );
+    let context = RequestContext::new(caller, request_meta(state, headers, peer));
     let mut status = StatusCode::OK;
     let mut responses = Vec::with_capacity(requests.len());
     let mut seen = GraphqlSeen {
@@ -491,6 +482,21 @@ pub(crate) async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Call
     }
 }
 
+/// What audit and activity rows record of a request: the client's address and user agent.
+pub(crate) fn request_meta(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+) -> RequestMeta {
+    RequestMeta {
+        ip: client_ip(state.config.trust_proxy, headers, peer),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(500).collect()),
+    }
+}
+
 /// The client's address: the peer, or the first `X-Forwarded-For` hop behind a trusted
 /// proxy.
 fn client_ip(trust_proxy: bool, headers: &HeaderMap, peer: Option<SocketAddr>) -> Option<String> {
@@ -508,7 +514,7 @@ fn client_ip(trust_proxy: bool, headers: &HeaderMap, peer: Option<SocketAddr>) -
     peer.map(|a| a.ip().to_string())
 }
 
-fn peer(connect_info: Option<Extension<ConnectInfo<SocketAddr>>>) -> Option<SocketAddr> {
+pub(crate) fn peer(connect_info: Option<Extension<ConnectInfo<SocketAddr>>>) -> Option<SocketAddr> {
     connect_info.map(|Extension(ConnectInfo(a))| a)
 }
 

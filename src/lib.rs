@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod certificate_pdf;
 pub mod config;
 pub mod db;
 pub mod entities;
@@ -11,6 +12,7 @@ pub mod graphiql;
 pub mod graphql;
 pub mod http;
 pub mod money;
+mod plain;
 pub mod reports;
 pub mod services;
 pub mod telemetry;

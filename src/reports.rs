@@ -16,40 +16,17 @@ use crate::app::Shared;
 use crate::auth::Caller;
 use crate::entities::enums::{ImportRowStatus, Role};
 use crate::error::AppError;
+use crate::plain::{plain, server_failure};
 use crate::services::legacy_import;
 
 /// Rows read per statement (and sent per chunk of the body).
 const ROWS_PER_READ: u64 = 1000;
 
-fn plain(status: StatusCode, message: &str) -> Response {
-    let mut r = (status, format!("{message}\n")).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    if status == StatusCode::UNAUTHORIZED {
-        r.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    }
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    }
-    r
-}
-
 fn failure(e: &AppError) -> Response {
     match e {
         AppError::NotFound(_) => plain(StatusCode::NOT_FOUND, "no such import job"),
         AppError::BadUserInput { message, .. } => plain(StatusCode::BAD_REQUEST, message),
-        AppError::Unavailable(_) => plain(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the service is temporarily unavailable; try again shortly",
-        ),
-        other => {
-            tracing::error!(error = ?other, "import report failed");
-            plain(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
-        }
+        other => server_failure(other, "import report"),
     }
 }
 

@@ -1,4 +1,5 @@
-//! Per-client limits on credential endpoints (login, token refresh, password change).
+//! Per-client limits on credential endpoints (login, token refresh, password change) and
+//! on the public certificate check (`verifyCertificate`).
 
 use std::{num::NonZeroU32, sync::Arc};
 

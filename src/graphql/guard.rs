@@ -12,6 +12,15 @@ pub fn request_context<'a>(ctx: &'a Context<'_>) -> &'a RequestContext {
     ctx.data_unchecked::<RequestContext>()
 }
 
+/// What per-client rate limits are keyed on: the client's IP address.
+pub fn rate_key(ctx: &Context<'_>) -> String {
+    request_context(ctx)
+        .meta
+        .ip
+        .clone()
+        .unwrap_or_else(|| "unknown".into())
+}
+
 /// The authenticated principal, or UNAUTHENTICATED.
 pub fn require_principal<'a>(ctx: &'a Context<'_>) -> Result<&'a Principal, AppError> {
     match &request_context(ctx).caller {

@@ -584,3 +584,72 @@ pub fn payment_succeeded(event_id: &str, intent: &str, pence: i64, reference: &s
         } },
     })
 }
+
+impl TestApp {
+    /// Certificates through the API: books `people` (first, last; the first is the contact,
+    /// with `email`) on a new session of `course` at `venue` from the public website, moves
+    /// the session into the past, marks everyone present and passed, and issues the
+    /// certificates (all with the `admin` token). Returns the certificate rows, in the
+    /// order issued.
+    pub async fn certify(
+        &self,
+        admin: &str,
+        course: Uuid,
+        venue: Uuid,
+        email: &str,
+        people: &[(&str, &str)],
+    ) -> Vec<rft_users::entities::certificate::Model> {
+        use rft_users::entities::certificate;
+        let session = self
+            .create_session(admin, course, venue, None, 2, Some(20))
+            .await;
+        let (first, last) = people[0];
+        self.gql_ok(
+            "mutation($input: CreateBookingInput!) { createBooking(input: $input) { id } }",
+            json!({ "input": {
+                "sessionId": session,
+                "contact": { "firstName": first, "lastName": last, "email": email },
+                "attendees": people
+                    .iter()
+                    .map(|(f, l)| json!({ "firstName": f, "lastName": l }))
+                    .collect::<Vec<_>>(),
+            } }),
+            None,
+        )
+        .await;
+        self.move_session(session, -1).await;
+        let sheet = self
+            .gql_ok(
+                "query($id: UUID!) { courseSession(id: $id) { attendees { id } } }",
+                json!({ "id": session }),
+                Some(admin),
+            )
+            .await;
+        for attendee in sheet["courseSession"]["attendees"].as_array().unwrap() {
+            self.gql_ok(
+                "mutation($s: UUID!, $a: UUID!) { markAttendance(sessionId: $s, attendeeId: $a, status: PRESENT, passedAssessment: true) { id } }",
+                json!({ "s": session, "a": attendee["id"] }),
+                Some(admin),
+            )
+            .await;
+        }
+        let issued = self
+            .gql_ok(
+                "mutation($s: UUID!) { issueCertificates(sessionId: $s) { id } }",
+                json!({ "s": session }),
+                Some(admin),
+            )
+            .await;
+        let mut rows = Vec::new();
+        for c in issued["issueCertificates"].as_array().unwrap() {
+            rows.push(
+                certificate::Entity::find_by_id(uuid_of(&c["id"]))
+                    .one(&self.db)
+                    .await
+                    .unwrap()
+                    .expect("certificate row"),
+            );
+        }
+        rows
+    }
+}

@@ -7,6 +7,7 @@ mod attendance;
 mod auth;
 mod booking_pages;
 mod bookings;
+mod certificates;
 mod concurrency;
 mod customer_stats;
 mod duplicates;

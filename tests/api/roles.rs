@@ -69,6 +69,7 @@ const MATRIX: &[(&str, [Outcome; 4])] = &[
     ("companies",      [Unauthenticated, Forbidden, Forbidden, Allowed]),
     ("company",        [Unauthenticated, Forbidden, Forbidden, Allowed]),
     ("businessInsights", [Unauthenticated, Forbidden, Forbidden, Allowed]),
+    ("verifyCertificate", [Allowed,      Allowed,   Allowed,   Allowed]),
 ];
 
 /// How the matrix calls each operation: (root field, document, variables). Variables that
@@ -202,6 +203,12 @@ fn operations() -> Vec<(&'static str, &'static str, Value)> {
             "businessInsights",
             "{ businessInsights(from: \"2026-01-01\", to: \"2026-03-31\", interval: MONTH) { bookings series { start } segments { segment customers } } }",
             json!({}),
+        ),
+        (
+            // Public, for employers; what it answers is in tests/api/certificates.rs.
+            "verifyCertificate",
+            "query($n: String!) { verifyCertificate(number: $n) { status } }",
+            json!({ "n": "RFT-EFAW-2026-NOSUCHCERT" }),
         ),
     ]
 }

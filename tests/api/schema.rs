@@ -142,6 +142,9 @@ const VALUE_TYPES: &[&str] = &[
     "CourseShare",
     "VenueShare",
     "SegmentCount",
+    // The public answer about a certificate number: it must carry no id (of the holder or
+    // of the certificate), and lives in the query's answer.
+    "CertificateVerification",
 ];
 
 #[test]

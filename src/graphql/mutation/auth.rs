@@ -4,7 +4,7 @@ use async_graphql::{Context, Object};
 
 use crate::app::AppState;
 use crate::auth::Principal;
-use crate::graphql::guard::{RoleGuard, request_context, require_principal};
+use crate::graphql::guard::{RoleGuard, rate_key, request_context, require_principal};
 use crate::graphql::types::auth::AuthPayload;
 use crate::services::audit::Actor;
 use crate::services::sessions;
@@ -20,14 +20,6 @@ fn mark_issued(ctx: &Context<'_>, issued: &sessions::Issued) {
         role: issued.user.role,
         session_family: issued.session_family,
     });
-}
-
-fn rate_key(ctx: &Context<'_>) -> String {
-    request_context(ctx)
-        .meta
-        .ip
-        .clone()
-        .unwrap_or_else(|| "unknown".into())
 }
 
 #[Object]

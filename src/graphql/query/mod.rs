@@ -1,6 +1,7 @@
 //! The query root, merged from one object per domain.
 
 mod catalogue;
+mod certificates;
 mod duplicates;
 mod imports;
 mod insights;
@@ -9,6 +10,7 @@ mod merge;
 mod users;
 
 pub use catalogue::CatalogueQuery;
+pub use certificates::CertificateQuery;
 pub use duplicates::DuplicateQuery;
 pub use imports::ImportQuery;
 pub use insights::InsightsQuery;
@@ -22,6 +24,7 @@ pub struct QueryRoot(
     UserQuery,
     DuplicateQuery,
     CatalogueQuery,
+    CertificateQuery,
     MergeQuery,
     ImportQuery,
     InsightsQuery,

@@ -12,6 +12,7 @@ pub mod insights_reports;
 pub mod merge;
 pub mod user;
 pub mod user_input;
+pub mod verification;
 
 use async_graphql::MaybeUndefined;
 

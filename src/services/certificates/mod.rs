@@ -1,6 +1,13 @@
 //! Certificates: issued to attendees who were present (or late) and passed, numbered
 //! uniquely, valid for the course's validity; a renewal taken before the old certificate
 //! expires runs on from the old expiry date. Issuing twice issues nothing new.
+//!
+//! The certificate as a PDF is in `pdf`, who may download it in `download`, and what the
+//! public may check of it in `verify`.
+
+pub mod download;
+pub mod pdf;
+pub mod verify;
 
 use chrono::{NaiveDate, Utc};
 use sea_orm::{
