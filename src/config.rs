@@ -8,6 +8,8 @@ use std::{fmt, net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 
+use crate::auth::rate_limit::Limit;
+
 /// The minimum length of the JWT signing secret, in bytes.
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
@@ -364,7 +366,8 @@ pub struct AppConfig {
     pub jwt_secret: Secret,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
-    pub login_rate_per_minute: u32,
+    /// Login, token-refresh and password-change attempts per client IP.
+    pub login_limit: Limit,
     pub trust_proxy: bool,
     pub cors_origins: Vec<String>,
     pub db_pool_size: u32,
@@ -393,7 +396,7 @@ impl AppConfig {
             jwt_secret,
             access_token_ttl: Duration::from_secs(15 * 60),
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
-            login_rate_per_minute: 20,
+            login_limit: Limit::per_minute(20),
             trust_proxy: false,
             cors_origins: Vec::new(),
             db_pool_size: 16,
@@ -414,7 +417,7 @@ impl AppConfig {
             jwt_secret,
             access_token_ttl: Duration::from_secs(args.access_token_minutes.max(1) * 60),
             refresh_token_ttl: Duration::from_secs(args.refresh_token_days.max(1) * 24 * 3600),
-            login_rate_per_minute: args.login_rate_per_minute.max(1),
+            login_limit: Limit::per_minute(args.login_rate_per_minute),
             trust_proxy: args.trust_proxy,
             cors_origins: args.cors_origins.clone(),
             db_pool_size: args.db_pool_size.max(2),

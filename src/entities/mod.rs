@@ -23,6 +23,7 @@ pub mod insight_model;
 pub mod partial;
 pub mod payment;
 pub mod positional;
+pub mod rate_limit_bucket;
 pub mod refund;
 pub mod session_note;
 pub mod stripe_event;

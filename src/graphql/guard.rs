@@ -12,6 +12,16 @@ pub fn request_context<'a>(ctx: &'a Context<'_>) -> &'a RequestContext {
     ctx.data_unchecked::<RequestContext>()
 }
 
+/// What rate limits count the client by: its IP address (see `RFT_TRUST_PROXY`), or
+/// `unknown` when the request came without one.
+pub fn client_key(ctx: &Context<'_>) -> String {
+    request_context(ctx)
+        .meta
+        .ip
+        .clone()
+        .unwrap_or_else(|| "unknown".into())
+}
+
 /// The authenticated principal, or UNAUTHENTICATED.
 pub fn require_principal<'a>(ctx: &'a Context<'_>) -> Result<&'a Principal, AppError> {
     match &request_context(ctx).caller {

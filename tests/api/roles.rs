@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 
 use chrono::Utc;
+use rft_users::auth::rate_limit::Limit;
 use rft_users::entities::enums::{ImportJobStatus, Role};
 use rft_users::entities::{import_job, user, user_merge, user_note};
 use rft_users::services::users;
@@ -354,7 +355,7 @@ async fn state(app: &TestApp, world: &World) -> (Vec<i64>, user::Model) {
 
 #[tokio::test]
 async fn every_operation_is_guarded_by_role() {
-    let app = TestApp::spawn_with(|c| c.login_rate_per_minute = 1_000).await;
+    let app = TestApp::spawn_with(|c| c.login_limit = Limit::per_minute(1_000)).await;
     let world = World::build(&app).await;
     let mut failures = Vec::new();
 
