@@ -35,6 +35,7 @@ mod m20261204_000051_create_insight_models;
 mod m20261204_000052_create_customer_insights;
 mod m20261204_000053_index_payment_and_refund_times;
 mod m20261205_000061_create_rate_limit_buckets;
+mod m20261205_000062_create_portal_sessions;
 
 /// Runs all of the crate's migrations in order.
 pub struct Migrator;
@@ -70,6 +71,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000052_create_customer_insights::Migration),
             Box::new(m20261204_000053_index_payment_and_refund_times::Migration),
             Box::new(m20261205_000061_create_rate_limit_buckets::Migration),
+            Box::new(m20261205_000062_create_portal_sessions::Migration),
         ]
     }
 }
@@ -88,7 +90,7 @@ mod tests {
     };
 
     /// Every table the migrations create, in creation order.
-    const TABLES: [&str; 27] = [
+    const TABLES: [&str; 28] = [
         "users",
         "user_activity_logs",
         "user_notes",
@@ -116,6 +118,7 @@ mod tests {
         "insight_models",
         "customer_insights",
         "rate_limit_buckets",
+        "portal_sessions",
     ];
 
     const USER_ID: &str = "00000000-0000-4000-8000-000000000001";
@@ -237,9 +240,9 @@ mod tests {
             count(db, "SELECT COUNT(legacy_reference) FROM bookings").await?,
             0
         );
-        // Back past the rate-limit buckets, the insights' three migrations, the merge
-        // ledger's three and the import's three.
-        Migrator::down(db, Some(10)).await?;
+        // Back past the portal sessions, the rate-limit buckets, the insights' three
+        // migrations, the merge ledger's three and the import's three.
+        Migrator::down(db, Some(11)).await?;
         assert!(
             count(db, "SELECT COUNT(legacy_reference) FROM bookings")
                 .await

@@ -22,6 +22,7 @@ pub mod import_row;
 pub mod insight_model;
 pub mod partial;
 pub mod payment;
+pub mod portal_session;
 pub mod positional;
 pub mod rate_limit_bucket;
 pub mod refund;

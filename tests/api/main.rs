@@ -24,6 +24,7 @@ mod merge;
 mod money;
 mod outage;
 mod page_prefetch;
+mod portal;
 mod rate_limit;
 mod roles;
 mod schema;

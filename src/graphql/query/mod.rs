@@ -6,6 +6,7 @@ mod imports;
 mod insights;
 mod insights_reports;
 mod merge;
+mod portal;
 mod users;
 
 pub use catalogue::CatalogueQuery;
@@ -14,6 +15,7 @@ pub use imports::ImportQuery;
 pub use insights::InsightsQuery;
 pub use insights_reports::InsightsReportsQuery;
 pub use merge::MergeQuery;
+pub use portal::PortalQuery;
 pub use users::{UserConnection, UserConnectionFields, UserQuery};
 
 /// Every query.
@@ -26,4 +28,5 @@ pub struct QueryRoot(
     ImportQuery,
     InsightsQuery,
     InsightsReportsQuery,
+    PortalQuery,
 );
