@@ -31,6 +31,11 @@
 //!   p99). Exits non-zero, printing them, on any GraphQL error. See `bench/insights.rs`.
 //! - `pdf`: certificate PDFs rendered in-process for `--seconds`, one thread: renders per
 //!   second. Needs no database or server. See `bench/pdf.rs`.
+//! - `portal`: `customerLookup` p50 with one client (`--requests` customers, each booked
+//!   through the API), then brute force: `--concurrency` clients sending wrong references
+//!   for `--seconds`, from one address and from many (`X-Forwarded-For`): guesses accepted
+//!   (must be 0), the share answered RATE_LIMITED, server CPU per request. Run it with
+//!   `--users 1000` or so: the users are only background. See `bench/portal.rs`.
 //!
 //! ```text
 //! cargo build --release && cargo run --release --example bench -- --scenario search
@@ -38,6 +43,7 @@
 //! cargo run --release --example bench -- --scenario import [--database-url …]
 //! cargo run --release --example bench -- --scenario insights [--database-url …] [--requests 200]
 //! cargo run --release --example bench -- --scenario pdf [--seconds 10]
+//! cargo run --release --example bench -- --scenario portal --users 1000 [--requests 200] [--database-url …]
 //! ```
 //!
 //! With a PostgreSQL URL it creates (and afterwards drops, unless `--keep`) a database
@@ -68,6 +74,8 @@ mod import;
 mod insights;
 #[path = "bench/pdf.rs"]
 mod pdf;
+#[path = "bench/portal.rs"]
+mod portal;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Scenario {
@@ -78,6 +86,7 @@ enum Scenario {
     Import,
     Insights,
     Pdf,
+    Portal,
 }
 
 #[derive(Parser)]
@@ -235,6 +244,21 @@ const LAST: &[&str] = &[
 
 /// The `p` quantile of sorted latencies; zero when there are none (`--seconds 0` or
 /// `--requests 0` skip a phase).
+/// Waits (up to 10 s) until the server at `endpoint` answers `/healthz`.
+async fn wait_until_healthy(client: &reqwest::Client, endpoint: &str) {
+    for _ in 0..100 {
+        if client
+            .get(endpoint.replace("/graphql", "/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let Some(last) = sorted.len().checked_sub(1) else {
         return Duration::ZERO;
@@ -266,6 +290,7 @@ impl Server {
         database_url: &str,
         admin_password: &str,
         threads: Option<usize>,
+        env: &[(&str, &str)],
     ) -> anyhow::Result<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
@@ -275,6 +300,7 @@ impl Server {
         if let Some(n) = threads {
             command.env("TOKIO_WORKER_THREADS", n.to_string());
         }
+        command.envs(env.iter().copied());
         let child = command
             .args([
                 "serve",
@@ -480,22 +506,17 @@ async fn main() -> anyhow::Result<()> {
     } else {
         None
     };
-    let server = Server::start(&bin, &url, &password, args.server_threads)?;
+    // The portal's brute force comes from many addresses through a (pretend) proxy.
+    let env: &[(&str, &str)] = match args.scenario {
+        Scenario::Portal => &[("RFT_TRUST_PROXY", "true")],
+        _ => &[],
+    };
+    let server = Server::start(&bin, &url, &password, args.server_threads, env)?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
         .build()?;
     let endpoint = server.endpoint.clone();
-    for _ in 0..100 {
-        if client
-            .get(endpoint.replace("/graphql", "/healthz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until_healthy(&client, &endpoint).await;
     let login: Value = client
         .post(&endpoint)
         .json(&json!({"query": "mutation($e:String!,$p:String!){login(email:$e,password:$p){accessToken}}", "variables": {"e": "bench-admin@example.com", "p": password}}))
@@ -515,6 +536,22 @@ async fn main() -> anyhow::Result<()> {
             db.close().await.ok();
             admin
                 .execute_unprepared("DROP DATABASE IF EXISTS rft_bench WITH (FORCE)")
+                .await
+                .ok();
+        }
+        return outcome;
+    }
+
+    if args.scenario == Scenario::Portal {
+        let outcome = portal::run(&client, &server, &bin, &url, &password, &token, &args).await;
+        drop(server);
+        if let Some(admin) = pg_admin.filter(|_| !args.keep) {
+            db.close().await.ok();
+            admin
+                .execute_unprepared(&format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    args.bench_database
+                ))
                 .await
                 .ok();
         }
@@ -558,6 +595,7 @@ async fn main() -> anyhow::Result<()> {
         (None, Scenario::Import) => unreachable!("the import scenario returned above"),
         (None, Scenario::Insights) => unreachable!("measured by insights::run"),
         (None, Scenario::Pdf) => unreachable!("the pdf scenario returned above"),
+        (None, Scenario::Portal) => unreachable!("measured by portal::run"),
     };
     let run_one = move |client: reqwest::Client, endpoint: String, token: String, n: u64| async move {
         let body = match booking_session {
@@ -686,6 +724,7 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Import => {}
         Scenario::Insights => {}
         Scenario::Pdf => {}
+        Scenario::Portal => {}
     }
     println!(
         "1 client, {} requests: p50 {:.2} ms, p99 {:.2} ms, mean {:.2} ms",

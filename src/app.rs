@@ -18,7 +18,7 @@ use tower_http::{
     timeout::TimeoutLayer,
 };
 
-use crate::auth::{jwt::JwtKeys, rate_limit::CredentialLimiter};
+use crate::auth::{jwt::JwtKeys, rate_limit::RateLimiter};
 use crate::config::AppConfig;
 use crate::graphql::{AppSchema, build_schema};
 use crate::http::{self, PERSISTED_QUERY_CACHE_ENTRIES, PersistedQueries};
@@ -29,9 +29,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub config: Arc<AppConfig>,
     pub jwt: Arc<JwtKeys>,
-    pub limiter: CredentialLimiter,
-    /// `verifyCertificate` calls per client IP.
-    pub verify_limiter: CredentialLimiter,
+    /// The database-backed rate limits (`rate_limit_buckets`).
+    pub limiter: RateLimiter,
 }
 
 impl AppState {
@@ -40,8 +39,7 @@ impl AppState {
         let jwt = JwtKeys::new(&config.jwt_secret, config.access_token_ttl);
         Self {
             db,
-            limiter: CredentialLimiter::per_minute(config.login_rate_per_minute),
-            verify_limiter: CredentialLimiter::per_minute(config.verify_rate_per_minute),
+            limiter: RateLimiter::new(&config.jwt_secret),
             jwt: Arc::new(jwt),
             config: Arc::new(config),
         }

@@ -8,6 +8,8 @@ use std::{fmt, net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 
+use crate::auth::rate_limit::Limit;
+
 /// The minimum length of the JWT signing secret, in bytes.
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
@@ -86,6 +88,8 @@ impl FromStr for MetricsBind {
 }
 
 /// The subcommands.
+// Parsed once at start-up: the size of `Serve`'s options costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the GraphQL service (the default).
@@ -313,6 +317,19 @@ pub struct ServeArgs {
     /// Login and token-refresh attempts allowed per client IP per minute.
     #[arg(long, env = "RFT_LOGIN_RATE_PER_MINUTE", default_value_t = 20)]
     pub login_rate_per_minute: u32,
+    /// `customerLookup` attempts per client IP, as COUNT/PERIOD (period in s, m, h or d).
+    #[arg(long, env = "RFT_PORTAL_LIMIT_PER_IP", default_value = "10/1m")]
+    pub portal_limit_per_ip: Limit,
+    /// `customerLookup` attempts per (normalised) email, as COUNT/PERIOD.
+    #[arg(long, env = "RFT_PORTAL_LIMIT_PER_EMAIL", default_value = "5/15m")]
+    pub portal_limit_per_email: Limit,
+    /// `customerLookup` attempts per booking reference, as COUNT/PERIOD.
+    #[arg(long, env = "RFT_PORTAL_LIMIT_PER_REFERENCE", default_value = "5/15m")]
+    pub portal_limit_per_reference: Limit,
+    /// `customerLookup` attempts from everyone together, as COUNT/PERIOD: a ceiling on
+    /// guessing from many addresses at once.
+    #[arg(long, env = "RFT_PORTAL_LIMIT_GLOBAL", default_value = "300/1m")]
+    pub portal_limit_global: Limit,
     /// Take the client IP from `X-Forwarded-For` (only behind a trusted reverse proxy).
     #[arg(long, env = "RFT_TRUST_PROXY")]
     pub trust_proxy: bool,
@@ -389,7 +406,10 @@ pub struct AppConfig {
     pub jwt_secret: Secret,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
-    pub login_rate_per_minute: u32,
+    /// Login, token-refresh and password-change attempts per client IP.
+    pub login_limit: Limit,
+    /// The customer portal's lookup limits.
+    pub portal_limits: PortalLimits,
     pub trust_proxy: bool,
     pub cors_origins: Vec<String>,
     pub db_pool_size: u32,
@@ -408,6 +428,29 @@ pub struct AppConfig {
     pub verify_rate_per_minute: u32,
 }
 
+/// The limits on `customerLookup`: each attempt counts against all four.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortalLimits {
+    pub per_ip: Limit,
+    pub per_email: Limit,
+    pub per_reference: Limit,
+    pub global: Limit,
+}
+
+impl Default for PortalLimits {
+    /// 10 a minute per client, 5 per 15 minutes per email and per reference, 300 a minute
+    /// in all.
+    fn default() -> Self {
+        let quarter = Duration::from_secs(15 * 60);
+        Self {
+            per_ip: Limit::per_minute(10),
+            per_email: Limit::new(5, quarter),
+            per_reference: Limit::new(5, quarter),
+            global: Limit::per_minute(300),
+        }
+    }
+}
+
 /// Token issuer, checked on every access token.
 pub const JWT_ISSUER: &str = "rft-users";
 /// Token audience, checked on every access token.
@@ -422,7 +465,8 @@ impl AppConfig {
             jwt_secret,
             access_token_ttl: Duration::from_secs(15 * 60),
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
-            login_rate_per_minute: 20,
+            login_limit: Limit::per_minute(20),
+            portal_limits: PortalLimits::default(),
             trust_proxy: false,
             cors_origins: Vec::new(),
             db_pool_size: 16,
@@ -445,7 +489,13 @@ impl AppConfig {
             jwt_secret,
             access_token_ttl: Duration::from_secs(args.access_token_minutes.max(1) * 60),
             refresh_token_ttl: Duration::from_secs(args.refresh_token_days.max(1) * 24 * 3600),
-            login_rate_per_minute: args.login_rate_per_minute.max(1),
+            login_limit: Limit::per_minute(args.login_rate_per_minute),
+            portal_limits: PortalLimits {
+                per_ip: args.portal_limit_per_ip,
+                per_email: args.portal_limit_per_email,
+                per_reference: args.portal_limit_per_reference,
+                global: args.portal_limit_global,
+            },
             trust_proxy: args.trust_proxy,
             cors_origins: args.cors_origins.clone(),
             db_pool_size: args.db_pool_size.max(2),

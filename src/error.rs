@@ -24,9 +24,10 @@ pub enum AppError {
     /// The request clashes with the current state of the data.
     #[error("{0}")]
     Conflict(String),
-    /// Too many requests from this client.
+    /// Too many requests for one of the limits this operation counts against; the same
+    /// request can succeed after `retry_after_secs` seconds (`extensions.retryAfter`).
     #[error("too many requests, try again later")]
-    RateLimited,
+    RateLimited { retry_after_secs: u64 },
     /// The database cannot be reached right now. Nothing is wrong with the request or the
     /// caller's credentials: the same request made again shortly can succeed (HTTP 503).
     #[error("the service is temporarily unavailable; try again shortly")]
@@ -56,7 +57,7 @@ impl AppError {
             Self::NotFound(_) => "NOT_FOUND",
             Self::BadUserInput { .. } => "BAD_USER_INPUT",
             Self::Conflict(_) => "CONFLICT",
-            Self::RateLimited => "RATE_LIMITED",
+            Self::RateLimited { .. } => "RATE_LIMITED",
             Self::Unavailable(_) => SERVICE_UNAVAILABLE,
             Self::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
@@ -172,6 +173,9 @@ impl ErrorExtensions for AppError {
             ext.set("code", self.code());
             if let Self::BadUserInput { field, .. } = self {
                 ext.set("field", field.as_str());
+            }
+            if let Self::RateLimited { retry_after_secs } = self {
+                ext.set("retryAfter", (*retry_after_secs).max(1));
             }
         })
     }

@@ -34,7 +34,7 @@ use crate::app::{AppState, Shared};
 use crate::auth::{Caller, RequestContext, RequestMeta};
 use crate::error::{AppError, PERSISTED_QUERY_NOT_FOUND, SERVICE_UNAVAILABLE, normalise_errors};
 use crate::graphql::loaders;
-use crate::services::sessions;
+use crate::services::{portal, sessions};
 use crate::telemetry::{self, GraphqlSeen};
 
 /// Parsed documents kept for Apollo's automatic persisted queries.
@@ -173,6 +173,7 @@ async fn run(
     };
     let user_id = match &caller {
         Caller::User(p) => Some(p.user_id),
+        Caller::Customer(c) => Some(c.user_id),
         _ => None,
     };
     let context = RequestContext::new(caller, request_meta(state, headers, peer));
@@ -465,6 +466,9 @@ pub(crate) async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Call
     let Some(token) = token else {
         return Ok(Caller::InvalidToken);
     };
+    if token.starts_with(portal::TOKEN_PREFIX) {
+        return portal_caller(state, token).await;
+    }
     let principal = match sessions::principal_for(&state.db, &state.jwt, token).await {
         Err(AppError::Unavailable(_)) => {
             crate::db::evict_broken(&state.db).await;
@@ -478,6 +482,26 @@ pub(crate) async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Call
         Err(e @ AppError::Unavailable(_)) => Err(e),
         Err(e) => Err(AppError::Unavailable(anyhow::anyhow!(
             "the token check failed: {e:?}"
+        ))),
+    }
+}
+
+/// The caller behind a customer-portal token, with the same outage handling as for staff
+/// tokens.
+async fn portal_caller(state: &AppState, token: &str) -> Result<Caller, AppError> {
+    let customer = match portal::principal_for(&state.db, token).await {
+        Err(AppError::Unavailable(_)) => {
+            crate::db::evict_broken(&state.db).await;
+            portal::principal_for(&state.db, token).await
+        }
+        other => other,
+    };
+    match customer {
+        Ok(Some(c)) => Ok(Caller::Customer(c)),
+        Ok(None) => Ok(Caller::InvalidToken),
+        Err(e @ AppError::Unavailable(_)) => Err(e),
+        Err(e) => Err(AppError::Unavailable(anyhow::anyhow!(
+            "the portal token check failed: {e:?}"
         ))),
     }
 }

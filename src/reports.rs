@@ -66,6 +66,9 @@ pub(crate) async fn import_rows_csv(
                 "the access token is invalid or expired",
             );
         }
+        Ok(Caller::Customer(_)) => {
+            return plain(StatusCode::FORBIDDEN, "you are not allowed to do this");
+        }
         Ok(Caller::User(p)) if p.role != Role::Admin => {
             return plain(StatusCode::FORBIDDEN, "you are not allowed to do this");
         }

@@ -34,6 +34,8 @@ mod m20261203_000043_create_user_merge_moves;
 mod m20261204_000051_create_insight_models;
 mod m20261204_000052_create_customer_insights;
 mod m20261204_000053_index_payment_and_refund_times;
+mod m20261205_000061_create_rate_limit_buckets;
+mod m20261205_000062_create_portal_sessions;
 
 /// Runs all of the crate's migrations in order.
 pub struct Migrator;
@@ -68,6 +70,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000051_create_insight_models::Migration),
             Box::new(m20261204_000052_create_customer_insights::Migration),
             Box::new(m20261204_000053_index_payment_and_refund_times::Migration),
+            Box::new(m20261205_000061_create_rate_limit_buckets::Migration),
+            Box::new(m20261205_000062_create_portal_sessions::Migration),
         ]
     }
 }
@@ -86,7 +90,7 @@ mod tests {
     };
 
     /// Every table the migrations create, in creation order.
-    const TABLES: [&str; 26] = [
+    const TABLES: [&str; 28] = [
         "users",
         "user_activity_logs",
         "user_notes",
@@ -113,6 +117,8 @@ mod tests {
         "import_rows",
         "insight_models",
         "customer_insights",
+        "rate_limit_buckets",
+        "portal_sessions",
     ];
 
     const USER_ID: &str = "00000000-0000-4000-8000-000000000001";
@@ -234,8 +240,9 @@ mod tests {
             count(db, "SELECT COUNT(legacy_reference) FROM bookings").await?,
             0
         );
-        // Back past the insights' three migrations, the merge ledger's three and the import's three.
-        Migrator::down(db, Some(9)).await?;
+        // Back past the portal sessions, the rate-limit buckets, the insights' three
+        // migrations, the merge ledger's three and the import's three.
+        Migrator::down(db, Some(11)).await?;
         assert!(
             count(db, "SELECT COUNT(legacy_reference) FROM bookings")
                 .await

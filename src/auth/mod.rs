@@ -19,6 +19,17 @@ pub struct Principal {
     pub session_family: Uuid,
 }
 
+/// A customer signed in to the portal: a live portal session token from `customerLookup`
+/// (`portal::TOKEN_PREFIX`). It reaches only the portal's own operations on this customer's
+/// data; everything else answers FORBIDDEN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerPrincipal {
+    /// The customer (never a tombstone: a session of a merged-away profile is refused).
+    pub user_id: Uuid,
+    /// The `portal_sessions` row, which `endPortalSession` revokes.
+    pub session_id: Uuid,
+}
+
 /// How the request authenticated.
 #[derive(Debug, Clone)]
 pub enum Caller {
@@ -26,6 +37,8 @@ pub enum Caller {
     Anonymous,
     /// A valid token for an active user.
     User(Principal),
+    /// A live customer-portal session.
+    Customer(CustomerPrincipal),
     /// A token was sent but is expired, malformed, revoked or for a disabled user.
     InvalidToken,
 }
@@ -79,9 +92,29 @@ impl RequestContext {
         }
     }
 
-    /// The acting user's id, if any.
+    /// The portal customer, if the request carries a portal session.
+    pub fn customer(&self) -> Option<&CustomerPrincipal> {
+        match &self.caller {
+            Caller::Customer(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The acting user's id, if any: a staff (or customer) token's user, or the portal
+    /// session's customer.
     pub fn actor_id(&self) -> Option<Uuid> {
-        self.principal().map(|p| p.user_id)
+        self.principal()
+            .map(|p| p.user_id)
+            .or_else(|| self.customer().map(|c| c.user_id))
+    }
+
+    /// The acting user's role, if any (a portal session acts as a customer).
+    pub fn actor_role(&self) -> Option<Role> {
+        match &self.caller {
+            Caller::User(p) => Some(p.role),
+            Caller::Customer(_) => Some(Role::Customer),
+            _ => None,
+        }
     }
 
     /// True when the caller is an admin.

@@ -15,6 +15,8 @@ pub use super::import_job::Entity as ImportJob;
 pub use super::import_row::Entity as ImportRow;
 pub use super::insight_model::Entity as InsightModel;
 pub use super::payment::Entity as Payment;
+pub use super::portal_session::Entity as PortalSession;
+pub use super::rate_limit_bucket::Entity as RateLimitBucket;
 pub use super::refund::Entity as Refund;
 pub use super::session_note::Entity as SessionNote;
 pub use super::stripe_event::Entity as StripeEvent;

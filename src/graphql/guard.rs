@@ -1,9 +1,14 @@
 //! Field guards: who may resolve a field. Anonymous callers get UNAUTHENTICATED, the
 //! wrong role FORBIDDEN.
 
-use async_graphql::{Context, Guard};
+use std::sync::Arc;
 
-use crate::auth::{Caller, Principal, RequestContext};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo,
+};
+use async_graphql::{Context, Guard, PathSegment, Pos, ServerResult, Value};
+
+use crate::auth::{Caller, CustomerPrincipal, Principal, RequestContext};
 use crate::entities::enums::Role;
 use crate::error::AppError;
 
@@ -12,8 +17,9 @@ pub fn request_context<'a>(ctx: &'a Context<'_>) -> &'a RequestContext {
     ctx.data_unchecked::<RequestContext>()
 }
 
-/// What per-client rate limits are keyed on: the client's IP address.
-pub fn rate_key(ctx: &Context<'_>) -> String {
+/// What rate limits count the client by: its IP address (see `RFT_TRUST_PROXY`), or
+/// `unknown` when the request came without one.
+pub fn client_key(ctx: &Context<'_>) -> String {
     request_context(ctx)
         .meta
         .ip
@@ -21,16 +27,42 @@ pub fn rate_key(ctx: &Context<'_>) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-/// The authenticated principal, or UNAUTHENTICATED.
+/// The authenticated staff (or customer-JWT) principal, or UNAUTHENTICATED; a portal
+/// session gets FORBIDDEN (it reaches only the portal's own operations).
 pub fn require_principal<'a>(ctx: &'a Context<'_>) -> Result<&'a Principal, AppError> {
     match &request_context(ctx).caller {
         Caller::User(p) => Ok(p),
+        Caller::Customer(_) => Err(AppError::Forbidden),
         Caller::Anonymous => Err(AppError::Unauthenticated(
             "you must be logged in to do this".into(),
         )),
         Caller::InvalidToken => Err(AppError::Unauthenticated(
             "the access token is invalid or expired".into(),
         )),
+    }
+}
+
+/// The portal session's customer: UNAUTHENTICATED without a (valid) token, FORBIDDEN for
+/// a staff token (the portal is for customers' own sessions only).
+pub fn require_customer<'a>(ctx: &'a Context<'_>) -> Result<&'a CustomerPrincipal, AppError> {
+    match &request_context(ctx).caller {
+        Caller::Customer(c) => Ok(c),
+        Caller::User(_) => Err(AppError::Forbidden),
+        Caller::Anonymous => Err(AppError::Unauthenticated(
+            "open the customer portal with your email and booking reference first".into(),
+        )),
+        Caller::InvalidToken => Err(AppError::Unauthenticated(
+            "the portal session has ended; look your booking up again".into(),
+        )),
+    }
+}
+
+/// Allows only a customer-portal session (`customerLookup`'s token).
+pub struct PortalGuard;
+
+impl Guard for PortalGuard {
+    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
+        require_customer(ctx).map(|_| ()).map_err(Into::into)
     }
 }
 
@@ -144,5 +176,53 @@ impl Guard for UserFieldGuard {
         } else {
             Err(AppError::Forbidden.into())
         }
+    }
+}
+
+/// The root fields a customer-portal session may use. Every other root field answers
+/// FORBIDDEN to a portal token, whatever its own guard says (public catalogue reads, login,
+/// booking), so nothing new can open to the portal by accident.
+pub const PORTAL_FIELDS: &[&str] = &[
+    "customerLookup",
+    "myProfile",
+    "updateMyProfile",
+    "endPortalSession",
+    "verifyCertificate",
+];
+
+/// Confines a portal session to [`PORTAL_FIELDS`] (introspection stays open, as for any
+/// caller when it is on).
+pub struct PortalScope;
+
+impl ExtensionFactory for PortalScope {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(PortalScope)
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for PortalScope {
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
+        let outside_the_portal = info.path_node.parent.is_none()
+            && !info.is_for_introspection
+            && !PORTAL_FIELDS.contains(&info.name)
+            && ctx
+                .data_opt::<RequestContext>()
+                .is_some_and(|rc| rc.customer().is_some());
+        if outside_the_portal {
+            let mut error =
+                async_graphql::Error::from(AppError::Forbidden).into_server_error(Pos::default());
+            error.locations.clear();
+            error.path = vec![PathSegment::Field(
+                info.alias.unwrap_or(info.name).to_string(),
+            )];
+            return Err(error);
+        }
+        next.run(ctx, info).await
     }
 }

@@ -58,6 +58,7 @@ pub fn build_schema_bare()
     )
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY)
+    .extension(guard::PortalScope)
 }
 
 /// The schema serving requests, holding the shared application state.

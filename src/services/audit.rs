@@ -40,7 +40,7 @@ impl Actor {
     pub fn from_request(rc: &RequestContext) -> Self {
         Self {
             id: rc.actor_id(),
-            role: rc.principal().map(|p| p.role),
+            role: rc.actor_role(),
             meta: rc.meta.clone(),
         }
     }

@@ -21,6 +21,7 @@ pub mod pages;
 pub mod patch;
 pub mod payments;
 pub mod places;
+pub mod portal;
 pub mod references;
 pub mod sessions;
 pub(crate) mod sql;

@@ -195,7 +195,11 @@ fn set_phone(field: &str, target: &mut Option<String>, input: &Patch<String>) ->
 }
 
 /// Applies profile changes to a user, validating each field.
-fn apply_profile(m: &mut user::Model, p: &ProfilePatch, today: chrono::NaiveDate) -> AppResult<()> {
+pub fn apply_profile(
+    m: &mut user::Model,
+    p: &ProfilePatch,
+    today: chrono::NaiveDate,
+) -> AppResult<()> {
     set_phone("phone", &mut m.phone, &p.phone)?;
     set_phone("mobile", &mut m.mobile, &p.mobile)?;
     match p.date_of_birth {
@@ -582,25 +586,62 @@ pub async fn update(
     } else if after.password_hash != before.password_hash {
         revoke_sessions(&txn, id, "password_reset").await?;
     }
-    refresh_derived(&mut after);
-    let am = changed_columns(&before, &after);
-    if !am.is_changed() {
+    let Some(updated) = save_changes(
+        &txn,
+        actor,
+        &before,
+        after,
+        ProfileWriter {
+            action: "user.update",
+            activity_type: "profile_updated",
+        },
+    )
+    .await?
+    else {
         return Ok(before);
+    };
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// How a profile change is recorded: the audit action and the activity type.
+#[derive(Debug, Clone, Copy)]
+pub struct ProfileWriter {
+    pub action: &'static str,
+    pub activity_type: &'static str,
+}
+
+/// Writes a changed profile in the caller's transaction: its derived columns, the changed
+/// columns only, its matching keys (`duplicates::refresh`), the audit row (`{field:
+/// {before, after}}`, medical text masked) and an activity entry naming the fields.
+/// `None` when nothing changed (and nothing was written).
+pub async fn save_changes(
+    txn: &impl ConnectionTrait,
+    actor: &Actor,
+    before: &user::Model,
+    mut after: user::Model,
+    writer: ProfileWriter,
+) -> AppResult<Option<user::Model>> {
+    let id = before.id;
+    refresh_derived(&mut after);
+    let am = changed_columns(before, &after);
+    if !am.is_changed() {
+        return Ok(None);
     }
     let mut am = am;
-    am.updated_at = Set(now);
-    let updated = am.update(&txn).await.map_err(|e| match AppError::from(e) {
+    am.updated_at = Set(Utc::now());
+    let updated = am.update(txn).await.map_err(|e| match AppError::from(e) {
         AppError::Conflict(_) => {
             AppError::bad_input("email", "a user with this email already exists")
         }
         other => other,
     })?;
-    duplicates::refresh(&txn, Some(&before), &updated).await?;
-    let changes = audit::changes(Some(&before), Some(&updated));
+    duplicates::refresh(txn, Some(before), &updated).await?;
+    let changes = audit::changes(Some(before), Some(&updated));
     audit::record(
-        &txn,
+        txn,
         actor,
-        "user.update",
+        writer.action,
         "user",
         Some(id),
         Some(changes.clone()),
@@ -611,11 +652,11 @@ pub async fn update(
         .map(|o| o.keys().collect())
         .unwrap_or_default();
     audit::log_activity(
-        &txn,
+        txn,
         actor,
         Activity {
             user_id: id,
-            activity_type: "profile_updated",
+            activity_type: writer.activity_type,
             description: Some(format!(
                 "Updated: {}",
                 fields
@@ -628,8 +669,7 @@ pub async fn update(
         },
     )
     .await?;
-    txn.commit().await?;
-    Ok(updated)
+    Ok(Some(updated))
 }
 
 /// `setUserStatus`. Leaving ACTIVE ends the user's login sessions.

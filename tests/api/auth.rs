@@ -4,6 +4,7 @@
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Duration, Utc};
+use rft_users::auth::rate_limit::Limit;
 use rft_users::auth::tokens::digest;
 use rft_users::entities::{auth_session, enums::Role, user};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
@@ -679,7 +680,10 @@ async fn me_rejects_garbage_and_tampered_tokens() {
 
 #[tokio::test]
 async fn login_is_rate_limited_per_client() {
-    let app = TestApp::spawn_with(|c| c.login_rate_per_minute = 3).await;
+    let app = TestApp::spawn_with(|c| {
+        c.login_limit = Limit::new(3, std::time::Duration::from_secs(3600))
+    })
+    .await;
     let (staff, password) = app.staff(Role::Admin, "admin@example.com").await;
     for _ in 0..3 {
         assert_login_refused(&app.login("admin@example.com", "not-the-password").await);

@@ -30,6 +30,11 @@ pub struct TestApp {
     pub state: AppState,
     /// The Stripe webhook signing secret this server checks (random per test).
     pub stripe_secret: String,
+    /// Stops the server, and its task (`stop`).
+    running: Option<(
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<std::io::Result<()>>,
+    )>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -135,13 +140,25 @@ impl TestApp {
         if let Some(observe) = observe {
             db.set_metric_callback(move |info| observe(&info.statement.sql));
         }
+        Self::start(db, config, dir).await
+    }
+
+    /// Runs a server over an open, migrated database.
+    async fn start(
+        db: DatabaseConnection,
+        config: AppConfig,
+        dir: Option<tempfile::TempDir>,
+    ) -> Self {
         let app = Application::with_database(db, config, "127.0.0.1:0".parse().unwrap())
             .await
             .expect("application starts");
         let addr = app.local_addr().unwrap();
         let metrics_addr = app.metrics_addr();
         let state = app.state.clone();
-        tokio::spawn(app.run_until_stopped());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = tokio::spawn(app.run_until(async move {
+            let _ = stopped.await;
+        }));
         Self {
             addr,
             metrics_addr,
@@ -157,8 +174,39 @@ impl TestApp {
                 .unwrap(),
             db: state.db.clone(),
             state,
+            running: Some((stop, running)),
             _dir: dir,
         }
+    }
+
+    /// A second server on the same database, with the same configuration (and so the same
+    /// secrets) and a connection pool of its own: another instance of the service.
+    pub async fn spawn_beside(&self) -> Self {
+        let config = (*self.state.config).clone();
+        let db = rft_users::db::connect(&config.database_url, config.db_pool_size)
+            .await
+            .expect("database connects");
+        Self::start(db, config, None).await
+    }
+
+    /// Stops the server (it finishes requests in flight and closes its pool); the database
+    /// stays.
+    pub async fn stop(&mut self) {
+        if let Some((stop, running)) = self.running.take() {
+            let _ = stop.send(());
+            let _ = running.await;
+        }
+    }
+
+    /// Stops the server and starts it again on the same database and configuration, as a
+    /// deployment does: nothing held in memory survives.
+    pub async fn restart(mut self) -> Self {
+        self.stop().await;
+        let config = (*self.state.config).clone();
+        let db = rft_users::db::connect(&config.database_url, config.db_pool_size)
+            .await
+            .expect("database connects");
+        Self::start(db, config, self._dir.take()).await
     }
 
     /// The GraphQL endpoint's URL.

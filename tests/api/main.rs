@@ -25,6 +25,8 @@ mod merge;
 mod money;
 mod outage;
 mod page_prefetch;
+mod portal;
+mod rate_limit;
 mod roles;
 mod schema;
 mod search;

@@ -1,13 +1,15 @@
 //! Who may do what: every operation of the schema called as an anonymous visitor, a
-//! customer, an instructor and an admin, plus the field-level guards on `User` (admin-only
+//! customer, an instructor, an admin and a customer-portal session, plus the field-level guards on `User` (admin-only
 //! medical, emergency-contact and dietary fields; internal notes).
 
 use std::collections::BTreeSet;
 
 use chrono::Utc;
+use rft_users::auth::rate_limit::Limit;
 use rft_users::entities::enums::{ImportJobStatus, Role};
 use rft_users::entities::{import_job, user, user_merge, user_note};
-use rft_users::services::users;
+use rft_users::services::audit::Actor;
+use rft_users::services::{portal, users};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
 use serde_json::{Value, json};
 
@@ -30,46 +32,53 @@ enum Caller {
     Customer,
     Instructor,
     Admin,
+    /// The customer's portal session (`customerLookup`'s token).
+    Portal,
 }
-const CALLERS: [Caller; 4] = [
+const CALLERS: [Caller; 5] = [
     Caller::Anonymous,
     Caller::Customer,
     Caller::Instructor,
     Caller::Admin,
+    Caller::Portal,
 ];
 
 /// The role matrix: what each caller gets from each operation of the schema.
 #[rustfmt::skip]
-const MATRIX: &[(&str, [Outcome; 4])] = &[
-    //                 anonymous        customer   instructor admin
-    ("me",             [Unauthenticated, Allowed,   Allowed,   Allowed]),
-    ("user",           [Unauthenticated, Forbidden, Forbidden, Allowed]),
-    ("userByEmail",    [Unauthenticated, Forbidden, Forbidden, Allowed]),
-    ("users",          [Unauthenticated, Forbidden, Forbidden, Allowed]),
-    ("createUser",     [Unauthenticated, Forbidden, Forbidden, Allowed]),
-    ("updateUser",     [Unauthenticated, Forbidden, Forbidden, Allowed]),
-    ("setUserStatus",  [Unauthenticated, Forbidden, Forbidden, Allowed]),
-    ("addUserNote",    [Unauthenticated, Forbidden, Forbidden, Allowed]),
-    ("duplicateCandidates", [Unauthenticated, Forbidden, Forbidden, Allowed]),
-    ("duplicateGroups",     [Unauthenticated, Forbidden, Forbidden, Allowed]),
-    ("dismissDuplicate",    [Unauthenticated, Forbidden, Forbidden, Allowed]),
-    ("logout",         [Unauthenticated, Allowed,   Allowed,   Allowed]),
-    ("changePassword", [Unauthenticated, Forbidden, Allowed,   Allowed]),
-    ("login",          [Allowed,         Allowed,   Allowed,   Allowed]),
-    ("refreshSession", [Allowed,         Allowed,   Allowed,   Allowed]),
-    ("mergePreview",   [Unauthenticated, Forbidden, Forbidden, Allowed]),
-    ("mergeUsers",     [Unauthenticated, Forbidden, Forbidden, Allowed]),
-    ("unmergeUsers",   [Unauthenticated, Forbidden, Forbidden, Allowed]),
-    ("userMerges",     [Unauthenticated, Forbidden, Forbidden, Allowed]),
-    ("importJobs",     [Unauthenticated, Forbidden, Forbidden, Allowed]),
-    ("importJob",      [Unauthenticated, Forbidden, Forbidden, Allowed]),
-    ("refreshInsights", [Unauthenticated, Forbidden, Forbidden, Allowed]),
-    ("insightsModel",  [Unauthenticated, Forbidden, Forbidden, Allowed]),
-    ("renewalsDue",    [Unauthenticated, Forbidden, Forbidden, Allowed]),
-    ("companies",      [Unauthenticated, Forbidden, Forbidden, Allowed]),
-    ("company",        [Unauthenticated, Forbidden, Forbidden, Allowed]),
-    ("businessInsights", [Unauthenticated, Forbidden, Forbidden, Allowed]),
-    ("verifyCertificate", [Allowed,      Allowed,   Allowed,   Allowed]),
+const MATRIX: &[(&str, [Outcome; 5])] = &[
+    //                 anonymous        customer   instructor admin      portal
+    ("me",             [Unauthenticated, Allowed,   Allowed,   Allowed,   Forbidden]),
+    ("user",           [Unauthenticated, Forbidden, Forbidden, Allowed,   Forbidden]),
+    ("userByEmail",    [Unauthenticated, Forbidden, Forbidden, Allowed,   Forbidden]),
+    ("users",          [Unauthenticated, Forbidden, Forbidden, Allowed,   Forbidden]),
+    ("createUser",     [Unauthenticated, Forbidden, Forbidden, Allowed,   Forbidden]),
+    ("updateUser",     [Unauthenticated, Forbidden, Forbidden, Allowed,   Forbidden]),
+    ("setUserStatus",  [Unauthenticated, Forbidden, Forbidden, Allowed,   Forbidden]),
+    ("addUserNote",    [Unauthenticated, Forbidden, Forbidden, Allowed,   Forbidden]),
+    ("duplicateCandidates", [Unauthenticated, Forbidden, Forbidden, Allowed,   Forbidden]),
+    ("duplicateGroups",     [Unauthenticated, Forbidden, Forbidden, Allowed,   Forbidden]),
+    ("dismissDuplicate",    [Unauthenticated, Forbidden, Forbidden, Allowed,   Forbidden]),
+    ("logout",         [Unauthenticated, Allowed,   Allowed,   Allowed,   Forbidden]),
+    ("changePassword", [Unauthenticated, Forbidden, Allowed,   Allowed,   Forbidden]),
+    ("login",          [Allowed,         Allowed,   Allowed,   Allowed,   Forbidden]),
+    ("refreshSession", [Allowed,         Allowed,   Allowed,   Allowed,   Forbidden]),
+    ("mergePreview",   [Unauthenticated, Forbidden, Forbidden, Allowed,   Forbidden]),
+    ("mergeUsers",     [Unauthenticated, Forbidden, Forbidden, Allowed,   Forbidden]),
+    ("unmergeUsers",   [Unauthenticated, Forbidden, Forbidden, Allowed,   Forbidden]),
+    ("userMerges",     [Unauthenticated, Forbidden, Forbidden, Allowed,   Forbidden]),
+    ("importJobs",     [Unauthenticated, Forbidden, Forbidden, Allowed,   Forbidden]),
+    ("importJob",      [Unauthenticated, Forbidden, Forbidden, Allowed,   Forbidden]),
+    ("refreshInsights", [Unauthenticated, Forbidden, Forbidden, Allowed,   Forbidden]),
+    ("insightsModel",  [Unauthenticated, Forbidden, Forbidden, Allowed,   Forbidden]),
+    ("renewalsDue",    [Unauthenticated, Forbidden, Forbidden, Allowed,   Forbidden]),
+    ("companies",      [Unauthenticated, Forbidden, Forbidden, Allowed,   Forbidden]),
+    ("company",        [Unauthenticated, Forbidden, Forbidden, Allowed,   Forbidden]),
+    ("businessInsights", [Unauthenticated, Forbidden, Forbidden, Allowed,   Forbidden]),
+    ("verifyCertificate", [Allowed,      Allowed,   Allowed,   Allowed,   Allowed]),
+    ("customerLookup", [Allowed,         Allowed,   Allowed,   Allowed,   Allowed]),
+    ("myProfile",      [Unauthenticated, Forbidden, Forbidden, Forbidden, Allowed]),
+    ("updateMyProfile", [Unauthenticated, Forbidden, Forbidden, Forbidden, Allowed]),
+    ("endPortalSession", [Unauthenticated, Forbidden, Forbidden, Forbidden, Allowed]),
 ];
 
 /// How the matrix calls each operation: (root field, document, variables). Variables that
@@ -210,6 +219,22 @@ fn operations() -> Vec<(&'static str, &'static str, Value)> {
             "query($n: String!) { verifyCertificate(number: $n) { status } }",
             json!({ "n": "RFT-EFAW-2026-NOSUCHCERT" }),
         ),
+        (
+            "customerLookup",
+            "mutation($e: String!, $r: String!) { customerLookup(email: $e, bookingReference: $r) { expiresAt customer { id } } }",
+            json!({ "e": "@customerEmail", "r": "@reference" }),
+        ),
+        ("myProfile", "{ myProfile { id email } }", json!({})),
+        (
+            "updateMyProfile",
+            "mutation { updateMyProfile(input: { city: \"Harrogate\" }) { id city } }",
+            json!({}),
+        ),
+        (
+            "endPortalSession",
+            "mutation { endPortalSession }",
+            json!({}),
+        ),
     ]
 }
 
@@ -227,6 +252,8 @@ struct World {
     merge_duplicate: user::Model,
     /// An import job, for `importJob`.
     import_job: uuid::Uuid,
+    /// The customer's booking, whose reference opens the portal.
+    reference: String,
 }
 
 impl World {
@@ -280,6 +307,21 @@ impl World {
         .await
         .unwrap()
         .id;
+        // A booking of the customer's, made on the public website.
+        let admin_token = app.session_for(&admin.0).await.0;
+        let catalogue = app.catalogue(&admin_token).await;
+        let session = app
+            .create_session(
+                &admin_token,
+                catalogue.efaw,
+                catalogue.leeds,
+                None,
+                10,
+                None,
+            )
+            .await;
+        let booked = app.book_ok(None, session, &customer.email, 1).await;
+        let reference = booked["reference"].as_str().unwrap().to_string();
         Self {
             customer,
             instructor,
@@ -289,6 +331,7 @@ impl World {
             merge_survivor,
             merge_duplicate,
             import_job,
+            reference,
         }
     }
 
@@ -296,6 +339,17 @@ impl World {
     async fn token(&self, app: &TestApp, caller: Caller) -> Option<String> {
         let u = match caller {
             Caller::Anonymous => return None,
+            Caller::Portal => {
+                let started = portal::lookup(
+                    &app.db,
+                    &Actor::system(),
+                    &self.customer.email,
+                    &self.reference,
+                )
+                .await
+                .expect("the customer opens the portal");
+                return Some(started.token);
+            }
             Caller::Customer => &self.customer,
             Caller::Instructor => &self.instructor.0,
             Caller::Admin => &self.admin.0,
@@ -311,6 +365,8 @@ impl World {
                 let replacement = match value.as_str() {
                     Some("@target") => json!(self.target.id),
                     Some("@customerId") => json!(self.customer.id),
+                    Some("@customerEmail") => json!(self.customer.email),
+                    Some("@reference") => json!(self.reference),
                     Some("@importJob") => json!(self.import_job),
                     Some("@company") => json!("matrixwidgets"),
                     Some("@targetEmail") => json!("  TARGET@example.com "),
@@ -353,6 +409,8 @@ async fn state(app: &TestApp, world: &World) -> (Vec<i64>, user::Model) {
         "auth_sessions",
         "user_merges",
         "duplicate_dismissals",
+        "portal_sessions",
+        "rate_limit_buckets",
     ] {
         counts.push(app.count(table).await);
     }
@@ -361,7 +419,15 @@ async fn state(app: &TestApp, world: &World) -> (Vec<i64>, user::Model) {
 
 #[tokio::test]
 async fn every_operation_is_guarded_by_role() {
-    let app = TestApp::spawn_with(|c| c.login_rate_per_minute = 1_000).await;
+    let app = TestApp::spawn_with(|c| {
+        let generous = Limit::per_minute(1_000);
+        c.login_limit = generous;
+        c.portal_limits.per_ip = generous;
+        c.portal_limits.per_email = generous;
+        c.portal_limits.per_reference = generous;
+        c.portal_limits.global = generous;
+    })
+    .await;
     let world = World::build(&app).await;
     let mut failures = Vec::new();
 

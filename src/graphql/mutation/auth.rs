@@ -4,7 +4,8 @@ use async_graphql::{Context, Object};
 
 use crate::app::AppState;
 use crate::auth::Principal;
-use crate::graphql::guard::{RoleGuard, rate_key, request_context, require_principal};
+use crate::error::AppError;
+use crate::graphql::guard::{RoleGuard, client_key, request_context, require_principal};
 use crate::graphql::types::auth::AuthPayload;
 use crate::services::audit::Actor;
 use crate::services::sessions;
@@ -22,6 +23,21 @@ fn mark_issued(ctx: &Context<'_>, issued: &sessions::Issued) {
     });
 }
 
+/// Takes one credential attempt from the client's bucket (`login-ip`), shared by `login`,
+/// `refreshSession` and `changePassword`.
+async fn throttle(ctx: &Context<'_>) -> Result<(), AppError> {
+    let state = ctx.data_unchecked::<AppState>();
+    state
+        .limiter
+        .check(
+            &state.db,
+            "login-ip",
+            &client_key(ctx),
+            state.config.login_limit,
+        )
+        .await
+}
+
 #[Object]
 impl AuthMutation {
     /// Logs a staff member in with email and password. Every failure gives the same
@@ -33,7 +49,7 @@ impl AuthMutation {
         #[graphql(desc = "The password.", secret)] password: String,
     ) -> async_graphql::Result<AuthPayload> {
         let state = ctx.data_unchecked::<AppState>();
-        state.limiter.check(&rate_key(ctx))?;
+        throttle(ctx).await?;
         let actor = Actor::from_request(request_context(ctx));
         let issued = sessions::login(
             &state.db,
@@ -60,7 +76,7 @@ impl AuthMutation {
         refresh_token: String,
     ) -> async_graphql::Result<AuthPayload> {
         let state = ctx.data_unchecked::<AppState>();
-        state.limiter.check(&rate_key(ctx))?;
+        throttle(ctx).await?;
         let actor = Actor::from_request(request_context(ctx));
         let issued = sessions::refresh(
             &state.db,
@@ -109,7 +125,7 @@ impl AuthMutation {
         new_password: String,
     ) -> async_graphql::Result<bool> {
         let state = ctx.data_unchecked::<AppState>();
-        state.limiter.check(&rate_key(ctx))?;
+        throttle(ctx).await?;
         let principal = require_principal(ctx)?;
         let actor = Actor::from_request(request_context(ctx));
         sessions::change_password(

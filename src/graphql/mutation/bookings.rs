@@ -37,6 +37,8 @@ impl BookingMutation {
     ) -> async_graphql::Result<Booking> {
         match &request_context(ctx).caller {
             Caller::User(p) if p.role == Role::Instructor => return Err(AppError::Forbidden.into()),
+            // The portal books nothing: its token reaches only the portal's operations.
+            Caller::Customer(_) => return Err(AppError::Forbidden.into()),
             Caller::InvalidToken => {
                 return Err(AppError::Unauthenticated(
                     "the access token is invalid or expired".into(),

@@ -6,6 +6,7 @@ mod catalogue;
 mod duplicates;
 mod insights;
 mod merge;
+mod portal;
 mod users;
 
 pub use auth::AuthMutation;
@@ -14,6 +15,7 @@ pub use catalogue::CatalogueMutation;
 pub use duplicates::DuplicateMutation;
 pub use insights::InsightsMutation;
 pub use merge::MergeMutation;
+pub use portal::PortalMutation;
 pub use users::UserMutation;
 
 /// Every mutation.
@@ -26,4 +28,5 @@ pub struct MutationRoot(
     BookingMutation,
     MergeMutation,
     InsightsMutation,
+    PortalMutation,
 );

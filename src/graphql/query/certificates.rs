@@ -4,7 +4,8 @@ use async_graphql::{Context, Object};
 use chrono::Utc;
 
 use crate::app::AppState;
-use crate::graphql::guard::rate_key;
+use crate::auth::rate_limit::Limit;
+use crate::graphql::guard::client_key;
 use crate::graphql::types::verification::CertificateVerification;
 use crate::services::certificates::verify;
 
@@ -29,7 +30,15 @@ impl CertificateQuery {
     ) -> async_graphql::Result<CertificateVerification> {
         let state = ctx.data_unchecked::<AppState>();
         // throttle: the one place verifyCertificate is limited per client IP.
-        state.verify_limiter.check(&rate_key(ctx))?;
+        state
+            .limiter
+            .check(
+                &state.db,
+                "verify-ip",
+                &client_key(ctx),
+                Limit::per_minute(state.config.verify_rate_per_minute),
+            )
+            .await?;
         let found = verify::verify(&state.db, &number, Utc::now().date_naive()).await?;
         Ok(CertificateVerification {
             number: number.trim().to_string(),

@@ -7,6 +7,7 @@ mod imports;
 mod insights;
 mod insights_reports;
 mod merge;
+mod portal;
 mod users;
 
 pub use catalogue::CatalogueQuery;
@@ -16,6 +17,7 @@ pub use imports::ImportQuery;
 pub use insights::InsightsQuery;
 pub use insights_reports::InsightsReportsQuery;
 pub use merge::MergeQuery;
+pub use portal::PortalQuery;
 pub use users::{UserConnection, UserConnectionFields, UserQuery};
 
 /// Every query.
@@ -29,4 +31,5 @@ pub struct QueryRoot(
     ImportQuery,
     InsightsQuery,
     InsightsReportsQuery,
+    PortalQuery,
 );

@@ -10,6 +10,7 @@ pub mod import;
 pub mod insights;
 pub mod insights_reports;
 pub mod merge;
+pub mod portal;
 pub mod user;
 pub mod user_input;
 pub mod verification;

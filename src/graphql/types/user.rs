@@ -417,7 +417,7 @@ impl User {
     }
     /// The user's bookings, newest first (admin or the user themself).
     #[graphql(complexity = "cost::page(first, child_complexity)")]
-    async fn bookings(
+    pub(crate) async fn bookings(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "How many bookings to return (at most 100; default 20).")] first: Option<
@@ -451,7 +451,7 @@ impl User {
     }
     /// The user's payments, oldest first (admin or the user themself).
     #[graphql(complexity = "cost::USER_ROWS * child_complexity")]
-    async fn payments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Payment>> {
+    pub(crate) async fn payments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Payment>> {
         let rows = match &self.prefetch.payments {
             Prefetched::Fetched(rows) => rows.clone(),
             Prefetched::NotFetched => ctx
@@ -465,7 +465,10 @@ impl User {
     }
     /// The user's certificates, oldest first (admin or the user themself).
     #[graphql(complexity = "cost::USER_ROWS * child_complexity")]
-    async fn certificates(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Certificate>> {
+    pub(crate) async fn certificates(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<Certificate>> {
         if let Prefetched::Fetched(rows) = &self.prefetch.certificates {
             return Ok(rows.iter().cloned().map(Certificate).collect());
         }

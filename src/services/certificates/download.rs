@@ -32,7 +32,8 @@ pub enum Refusal {
     Revoked,
 }
 
-/// Who may download a certificate: an admin, or its holder. Instructors may not (they see
+/// Who may download a certificate: an admin, or its holder (logged in, or through a portal
+/// session). Instructors may not (they see
 /// no customer's certificates in the API either); another customer is told it does not
 /// exist.
 pub fn may_download(caller: &Caller, certificate: &certificate::Model) -> Decision {
@@ -44,9 +45,9 @@ pub fn may_download(caller: &Caller, certificate: &certificate::Model) -> Decisi
             Role::Customer => Decision::Refuse(Refusal::NotFound),
             Role::Instructor => Decision::Refuse(Refusal::Forbidden),
         },
-        // portal: a customer's portal token gets the same rule as a customer's login:
-        // Allow when it is the holder's (`certificate.user_id`), else
-        // Refuse(Refusal::NotFound).
+        // A portal session: the same rule as a customer's login.
+        Caller::Customer(c) if c.user_id == certificate.user_id => Decision::Allow,
+        Caller::Customer(_) => Decision::Refuse(Refusal::NotFound),
     }
 }
 

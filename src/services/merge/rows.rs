@@ -24,8 +24,8 @@ pub const MOVED_COLUMNS: &[(&str, &str)] = &[
 
 /// The columns pointing at `users` that a merge leaves alone: who created or changed a
 /// record, recorded a payment, issued a certificate, taught or marked a session, wrote a
-/// note or an audit row; a login session (a tombstone's tokens are refused while it is
-/// merged); a tombstone's own `merged_into_id` (a chain of merges is followed, and undone
+/// note or an audit row; a login or portal session (a tombstone's tokens are refused
+/// while it is merged); a tombstone's own `merged_into_id` (a chain of merges is followed, and undone
 /// one merge at a time); and the ledger's own references. A test checks that this list
 /// and [`MOVED_COLUMNS`] together cover every foreign key to `users`.
 pub const KEPT_COLUMNS: &[(&str, &str)] = &[
@@ -48,6 +48,7 @@ pub const KEPT_COLUMNS: &[(&str, &str)] = &[
     ("attendance_records", "marked_by_id"),
     ("audit_logs", "actor_id"),
     ("auth_sessions", "user_id"),
+    ("portal_sessions", "user_id"),
     ("user_merges", "survivor_id"),
     ("user_merges", "merged_by_id"),
     ("user_merges", "undone_by_id"),
