@@ -22,6 +22,8 @@ use crate::auth::{jwt::JwtKeys, rate_limit::CredentialLimiter};
 use crate::config::AppConfig;
 use crate::graphql::{AppSchema, build_schema};
 use crate::http::{self, PERSISTED_QUERY_CACHE_ENTRIES, PersistedQueries};
+use crate::mailer::Mailer;
+use crate::services::email::Outbox;
 
 /// State shared by every request.
 #[derive(Clone)]
@@ -30,6 +32,8 @@ pub struct AppState {
     pub config: Arc<AppConfig>,
     pub jwt: Arc<JwtKeys>,
     pub limiter: CredentialLimiter,
+    /// Where mutations queue emails, and the mail worker's wake-up.
+    pub outbox: Outbox,
 }
 
 impl AppState {
@@ -39,6 +43,7 @@ impl AppState {
         Self {
             db,
             limiter: CredentialLimiter::per_minute(config.login_rate_per_minute),
+            outbox: Outbox::new(&config.email.public_url),
             jwt: Arc::new(jwt),
             config: Arc::new(config),
         }
@@ -128,6 +133,8 @@ pub struct Application {
     /// The `/metrics` listener, when `metrics_bind` is set.
     metrics_listener: Option<tokio::net::TcpListener>,
     router: Router,
+    /// The mail worker, unless this instance runs none (`RFT_MAIL_WORKER=false`).
+    mailer: Option<Mailer>,
     pub state: AppState,
 }
 
@@ -166,10 +173,16 @@ impl Application {
             None => None,
         };
         let state = AppState::new(db, config);
+        let email = &state.config.email;
+        let mailer = match email.worker {
+            true => Some(Mailer::new(state.db.clone(), state.outbox.clone(), email)?),
+            false => None,
+        };
         Ok(Self {
             listener,
             metrics_listener,
             router: build_router(state.clone()),
+            mailer,
             state,
         })
     }
@@ -189,7 +202,8 @@ impl Application {
     /// Serves until Ctrl-C or SIGTERM.
     ///
     /// On the signal it stops accepting connections, gives in-flight requests up to
-    /// `shutdown_grace` to finish, then closes the database pool.
+    /// `shutdown_grace` to finish, stops the mail worker (an email being sent is finished,
+    /// within the same grace), then closes the database pool.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.run_until(shutdown_signal()).await
     }
@@ -209,6 +223,8 @@ impl Application {
                 }
             })
         });
+        let (stop_mail, mail_stopped) = tokio::sync::watch::channel(false);
+        let mailer = self.mailer.map(|m| tokio::spawn(m.run(mail_stopped)));
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let server = axum::serve(
             self.listener,
@@ -236,6 +252,13 @@ impl Application {
         };
         if let Some(metrics) = metrics {
             metrics.abort();
+        }
+        if let Some(mut mailer) = mailer {
+            let _ = stop_mail.send(true);
+            if tokio::time::timeout(grace, &mut mailer).await.is_err() {
+                tracing::warn!("the mail worker did not stop within the grace period; stopping it");
+                mailer.abort();
+            }
         }
         if let Err(e) = self.state.db.close_by_ref().await {
             tracing::warn!(error = %e, "closing the database pool");

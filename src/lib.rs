@@ -10,6 +10,7 @@ pub mod error;
 pub mod graphiql;
 pub mod graphql;
 pub mod http;
+pub mod mailer;
 pub mod money;
 pub mod reports;
 pub mod services;

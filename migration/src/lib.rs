@@ -34,6 +34,7 @@ mod m20261203_000043_create_user_merge_moves;
 mod m20261204_000051_create_insight_models;
 mod m20261204_000052_create_customer_insights;
 mod m20261204_000053_index_payment_and_refund_times;
+mod m20261205_000071_create_email_logs;
 
 /// Runs all of the crate's migrations in order.
 pub struct Migrator;
@@ -68,6 +69,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000051_create_insight_models::Migration),
             Box::new(m20261204_000052_create_customer_insights::Migration),
             Box::new(m20261204_000053_index_payment_and_refund_times::Migration),
+            Box::new(m20261205_000071_create_email_logs::Migration),
         ]
     }
 }
@@ -86,7 +88,7 @@ mod tests {
     };
 
     /// Every table the migrations create, in creation order.
-    const TABLES: [&str; 26] = [
+    const TABLES: [&str; 27] = [
         "users",
         "user_activity_logs",
         "user_notes",
@@ -113,6 +115,7 @@ mod tests {
         "import_rows",
         "insight_models",
         "customer_insights",
+        "email_logs",
     ];
 
     const USER_ID: &str = "00000000-0000-4000-8000-000000000001";
@@ -234,8 +237,9 @@ mod tests {
             count(db, "SELECT COUNT(legacy_reference) FROM bookings").await?,
             0
         );
-        // Back past the insights' three migrations, the merge ledger's three and the import's three.
-        Migrator::down(db, Some(9)).await?;
+        // Back past the outbox, the insights' three migrations, the merge ledger's three and
+        // the import's three.
+        Migrator::down(db, Some(10)).await?;
         assert!(
             count(db, "SELECT COUNT(legacy_reference) FROM bookings")
                 .await

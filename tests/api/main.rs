@@ -2,6 +2,7 @@
 //! SQLite always and on PostgreSQL when `TEST_DATABASE_URL` is set.
 
 mod helpers;
+mod smtp_sink;
 
 mod attendance;
 mod auth;
@@ -10,6 +11,7 @@ mod bookings;
 mod concurrency;
 mod customer_stats;
 mod duplicates;
+mod emails;
 mod examples;
 mod graph;
 mod graphiql;

@@ -69,6 +69,8 @@ const MATRIX: &[(&str, [Outcome; 4])] = &[
     ("companies",      [Unauthenticated, Forbidden, Forbidden, Allowed]),
     ("company",        [Unauthenticated, Forbidden, Forbidden, Allowed]),
     ("businessInsights", [Unauthenticated, Forbidden, Forbidden, Allowed]),
+    ("emailOutbox",    [Unauthenticated, Forbidden, Forbidden, Allowed]),
+    ("sendRenewalReminders", [Unauthenticated, Forbidden, Forbidden, Allowed]),
 ];
 
 /// How the matrix calls each operation: (root field, document, variables). Variables that
@@ -201,6 +203,16 @@ fn operations() -> Vec<(&'static str, &'static str, Value)> {
         (
             "businessInsights",
             "{ businessInsights(from: \"2026-01-01\", to: \"2026-03-31\", interval: MONTH) { bookings series { start } segments { segment customers } } }",
+            json!({}),
+        ),
+        (
+            "emailOutbox",
+            "{ emailOutbox(first: 5) { edges { node { id status } } } }",
+            json!({}),
+        ),
+        (
+            "sendRenewalReminders",
+            "mutation { sendRenewalReminders(withinDays: 60) { queued alreadyQueued } }",
             json!({}),
         ),
     ]

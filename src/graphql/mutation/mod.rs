@@ -4,6 +4,7 @@ mod auth;
 mod bookings;
 mod catalogue;
 mod duplicates;
+mod emails;
 mod insights;
 mod merge;
 mod users;
@@ -12,6 +13,7 @@ pub use auth::AuthMutation;
 pub use bookings::BookingMutation;
 pub use catalogue::CatalogueMutation;
 pub use duplicates::DuplicateMutation;
+pub use emails::EmailMutation;
 pub use insights::InsightsMutation;
 pub use merge::MergeMutation;
 pub use users::UserMutation;
@@ -26,4 +28,5 @@ pub struct MutationRoot(
     BookingMutation,
     MergeMutation,
     InsightsMutation,
+    EmailMutation,
 );

@@ -2,6 +2,7 @@
 
 mod catalogue;
 mod duplicates;
+mod emails;
 mod imports;
 mod insights;
 mod insights_reports;
@@ -10,6 +11,7 @@ mod users;
 
 pub use catalogue::CatalogueQuery;
 pub use duplicates::DuplicateQuery;
+pub use emails::EmailQuery;
 pub use imports::ImportQuery;
 pub use insights::InsightsQuery;
 pub use insights_reports::InsightsReportsQuery;
@@ -26,4 +28,5 @@ pub struct QueryRoot(
     ImportQuery,
     InsightsQuery,
     InsightsReportsQuery,
+    EmailQuery,
 );
