@@ -674,3 +674,35 @@ async fn only_admins_read_a_customers_emails() {
         .await;
     assert_eq!(data["user"]["emails"], json!([]));
 }
+
+#[tokio::test]
+async fn the_mail_worker_stops_with_the_server() {
+    let sink = SmtpSink::start().await;
+    let (url, _dir) = crate::helpers::fresh_database().await;
+    let mut config = AppConfig::new(url, rft_users::config::Secret::new("x".repeat(48)));
+    fast_mail(&mut config, Some(&sink));
+    // A worker asleep for an hour must still stop at once.
+    config.email.poll_interval = Duration::from_secs(3600);
+    config.shutdown_grace = Duration::from_secs(60);
+    let db = rft_users::db::connect(&config.database_url, 4)
+        .await
+        .unwrap();
+    rft_users::db::migrate(&db).await.unwrap();
+    let app =
+        rft_users::app::Application::with_database(db, config, "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(50), server)
+        .await
+        .expect("the server and its mail worker stop well within the grace period")
+        .unwrap()
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(50));
+}

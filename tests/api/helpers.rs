@@ -39,7 +39,7 @@ static PG_CLEANED: OnceCell<()> = OnceCell::const_new();
 
 /// A fresh, empty database: a SQLite file in a temporary directory, or a new PostgreSQL
 /// database on the `TEST_DATABASE_URL` server.
-async fn fresh_database() -> (String, Option<tempfile::TempDir>) {
+pub async fn fresh_database() -> (String, Option<tempfile::TempDir>) {
     match std::env::var("TEST_DATABASE_URL")
         .ok()
         .filter(|u| !u.is_empty())

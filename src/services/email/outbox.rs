@@ -73,6 +73,7 @@ pub async fn claim(
 
 /// Gives back the rows of a claim that were not attempted (the worker is stopping): they
 /// are pending again, due at once, and the attempt they were claimed for is not counted.
+#[tracing::instrument(level = "debug", skip_all, fields(emails = ids.len()))]
 pub async fn release(db: &DatabaseConnection, token: Uuid, ids: &[Uuid]) -> AppResult<()> {
     if ids.is_empty() {
         return Ok(());
@@ -183,6 +184,7 @@ fn clip(error: &str) -> String {
 
 /// With no SMTP server configured: every pending email is marked `not_sent`, so the outbox
 /// shows what would have gone. Returns how many.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn mark_not_sent(db: &DatabaseConnection) -> AppResult<u64> {
     let res = email_log::Entity::update_many()
         .col_expr(email_log::Column::Status, Expr::value(EmailStatus::NotSent))
@@ -200,6 +202,7 @@ struct NextDue {
 
 /// When the next email falls due: the earliest pending `next_attempt_at`, or expiring
 /// claim. `None` when nothing waits.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn next_due(db: &DatabaseConnection) -> AppResult<Option<DateTime<Utc>>> {
     let pending = email_log::Entity::find()
         .select_only()
