@@ -22,6 +22,8 @@ use crate::auth::{jwt::JwtKeys, rate_limit::RateLimiter};
 use crate::config::AppConfig;
 use crate::graphql::{AppSchema, build_schema};
 use crate::http::{self, PERSISTED_QUERY_CACHE_ENTRIES, PersistedQueries};
+use crate::mailer::Mailer;
+use crate::services::email::Outbox;
 
 /// State shared by every request.
 #[derive(Clone)]
@@ -31,6 +33,8 @@ pub struct AppState {
     pub jwt: Arc<JwtKeys>,
     /// The database-backed rate limits (`rate_limit_buckets`).
     pub limiter: RateLimiter,
+    /// Where mutations queue emails, and the mail worker's wake-up.
+    pub outbox: Outbox,
 }
 
 impl AppState {
@@ -40,6 +44,7 @@ impl AppState {
         Self {
             db,
             limiter: RateLimiter::new(&config.jwt_secret),
+            outbox: Outbox::new(&config.email.public_url),
             jwt: Arc::new(jwt),
             config: Arc::new(config),
         }
@@ -135,6 +140,8 @@ pub struct Application {
     /// The `/metrics` listener, when `metrics_bind` is set.
     metrics_listener: Option<tokio::net::TcpListener>,
     router: Router,
+    /// The mail worker, unless this instance runs none (`RFT_MAIL_WORKER=false`).
+    mailer: Option<Mailer>,
     pub state: AppState,
 }
 
@@ -173,10 +180,16 @@ impl Application {
             None => None,
         };
         let state = AppState::new(db, config);
+        let email = &state.config.email;
+        let mailer = match email.worker {
+            true => Some(Mailer::new(state.db.clone(), state.outbox.clone(), email)?),
+            false => None,
+        };
         Ok(Self {
             listener,
             metrics_listener,
             router: build_router(state.clone()),
+            mailer,
             state,
         })
     }
@@ -196,7 +209,8 @@ impl Application {
     /// Serves until Ctrl-C or SIGTERM.
     ///
     /// On the signal it stops accepting connections, gives in-flight requests up to
-    /// `shutdown_grace` to finish, then closes the database pool.
+    /// `shutdown_grace` to finish, stops the mail worker (an email being sent is finished,
+    /// within the same grace), then closes the database pool.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.run_until(shutdown_signal()).await
     }
@@ -216,6 +230,8 @@ impl Application {
                 }
             })
         });
+        let (stop_mail, mail_stopped) = tokio::sync::watch::channel(false);
+        let mailer = self.mailer.map(|m| tokio::spawn(m.run(mail_stopped)));
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let server = axum::serve(
             self.listener,
@@ -243,6 +259,13 @@ impl Application {
         };
         if let Some(metrics) = metrics {
             metrics.abort();
+        }
+        if let Some(mut mailer) = mailer {
+            let _ = stop_mail.send(true);
+            if tokio::time::timeout(grace, &mut mailer).await.is_err() {
+                tracing::warn!("the mail worker did not stop within the grace period; stopping it");
+                mailer.abort();
+            }
         }
         if let Err(e) = self.state.db.close_by_ref().await {
             tracing::warn!(error = %e, "closing the database pool");

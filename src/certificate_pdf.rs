@@ -62,7 +62,7 @@ pub(crate) async fn certificate_pdf(
         &context.caller,
         &actor,
         id,
-        &state.config.public_url,
+        &state.config.email.public_url,
     )
     .await;
     match result {

@@ -93,7 +93,7 @@ impl FromStr for MetricsBind {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the GraphQL service (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply, roll back or list database migrations.
     Migrate {
         #[command(flatten)]
@@ -133,6 +133,20 @@ pub enum Command {
         /// The day (YYYY-MM-DD, UTC) whose facts to use; default today.
         #[arg(long)]
         as_of: Option<chrono::NaiveDate>,
+    },
+    /// Queue a renewal reminder for each certificate expiring within the window whose
+    /// holder agreed to marketing and has not booked that kind of course again; once per
+    /// certificate and window, so running it again queues nothing new. The server's mail
+    /// worker sends them.
+    SendRenewalReminders {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The window: certificates expiring from today to this many days ahead.
+        #[arg(long, default_value_t = 60)]
+        within_days: i32,
+        /// The public address the reminders link to.
+        #[arg(long, env = "RFT_PUBLIC_URL", default_value = DEFAULT_PUBLIC_URL)]
+        public_url: String,
     },
 }
 
@@ -353,31 +367,110 @@ pub struct ServeArgs {
     /// On SIGTERM or Ctrl-C, how long requests in flight get to finish, in seconds.
     #[arg(long, env = "RFT_SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]
     pub shutdown_grace_seconds: u64,
-    /// The public website's base URL: certificates tell readers to check them at
-    /// `{this}/verify`.
-    #[arg(long, env = "RFT_PUBLIC_URL", default_value = DEFAULT_PUBLIC_URL, value_parser = parse_public_url)]
-    pub public_url: String,
     /// `verifyCertificate` calls allowed per client IP per minute.
     #[arg(long, env = "RFT_VERIFY_RATE_PER_MINUTE", default_value_t = 30)]
     pub verify_rate_per_minute: u32,
+    #[command(flatten)]
+    pub email: EmailArgs,
 }
 
-/// The public website, where certificates are checked.
-pub const DEFAULT_PUBLIC_URL: &str = "https://www.reactfasttraining.co.uk";
+/// Options for emails: where they link to, and how the mail worker sends them.
+#[derive(Debug, Clone, Args)]
+pub struct EmailArgs {
+    /// The public address customers reach the portal at, which emails link to.
+    #[arg(long, env = "RFT_PUBLIC_URL", default_value = DEFAULT_PUBLIC_URL)]
+    pub public_url: String,
+    /// SMTP server the mail worker sends through: `smtp://host:port` (plain),
+    /// `smtp://user:pass@host:587?tls=required` (STARTTLS) or `smtps://user:pass@host`
+    /// (TLS). Unset: emails stay in the outbox as NOT_SENT.
+    #[arg(long, env = "RFT_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<Secret>,
+    /// The sender of every email, e.g. `React Fast Training <bookings@example.com>`.
+    #[arg(long, env = "RFT_MAIL_FROM", default_value = DEFAULT_MAIL_FROM)]
+    pub mail_from: String,
+    /// Run the mail worker in this instance (`false` for an instance that only serves the
+    /// API; emails are still queued, and another instance sends them).
+    #[arg(long, env = "RFT_MAIL_WORKER", default_value_t = true, action = clap::ArgAction::Set)]
+    pub mail_worker: bool,
+    /// How often the mail worker looks for due emails when nothing wakes it, in seconds.
+    #[arg(long, env = "RFT_MAIL_POLL_SECONDS", default_value_t = 30)]
+    pub mail_poll_seconds: u64,
+    /// Wait before retrying a failed delivery, in seconds; doubled after each failure.
+    #[arg(long, env = "RFT_MAIL_RETRY_SECONDS", default_value_t = 60)]
+    pub mail_retry_seconds: u64,
+    /// Delivery attempts before an email is FAILED.
+    #[arg(long, env = "RFT_MAIL_MAX_ATTEMPTS", default_value_t = 8)]
+    pub mail_max_attempts: u32,
+}
 
-/// An `http(s)://` URL without a trailing slash.
-fn parse_public_url(s: &str) -> Result<String, String> {
-    let url = s.trim().trim_end_matches('/');
-    let host = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .unwrap_or_default();
-    if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!(
-            "{s:?} is not an http:// or https:// URL (e.g. {DEFAULT_PUBLIC_URL})"
-        ));
+/// Where emails link to unless `RFT_PUBLIC_URL` says otherwise.
+pub const DEFAULT_PUBLIC_URL: &str = "https://www.reactfasttraining.co.uk";
+/// The sender unless `RFT_MAIL_FROM` says otherwise.
+pub const DEFAULT_MAIL_FROM: &str = "React Fast Training <bookings@reactfasttraining.co.uk>";
+
+impl EmailArgs {
+    /// The settings, checked: a public URL that is http(s), and at least one attempt.
+    pub fn resolve(&self) -> anyhow::Result<EmailConfig> {
+        Ok(EmailConfig {
+            public_url: public_url(&self.public_url)?,
+            smtp_url: self.smtp_url.clone(),
+            mail_from: self.mail_from.clone(),
+            worker: self.mail_worker,
+            poll_interval: Duration::from_secs(self.mail_poll_seconds.max(1)),
+            retry_base: Duration::from_secs(self.mail_retry_seconds.max(1)),
+            max_attempts: self.mail_max_attempts.max(1),
+            claim_lease: Duration::from_secs(5 * 60),
+            batch: 20,
+        })
+    }
+}
+
+/// `RFT_PUBLIC_URL`, checked: an http(s) address, without a trailing slash.
+pub fn public_url(url: &str) -> anyhow::Result<String> {
+    let url = url.trim().trim_end_matches('/');
+    let plain = !url.contains(|c: char| c.is_whitespace() || "\"'<>".contains(c));
+    if !(url.starts_with("https://") || url.starts_with("http://")) || !plain {
+        bail!("RFT_PUBLIC_URL: {url:?} is not an http:// or https:// address");
     }
     Ok(url.to_string())
+}
+
+/// How emails are made and sent (see [`EmailArgs`]).
+#[derive(Debug, Clone)]
+pub struct EmailConfig {
+    pub public_url: String,
+    /// `None`: nothing is sent; the worker marks emails NOT_SENT.
+    pub smtp_url: Option<Secret>,
+    pub mail_from: String,
+    /// Whether this instance runs the mail worker.
+    pub worker: bool,
+    /// The worker's sleep when nothing wakes it.
+    pub poll_interval: Duration,
+    /// The wait before the first retry, doubled after each failure (at most a day).
+    pub retry_base: Duration,
+    /// Attempts before an email is FAILED.
+    pub max_attempts: u32,
+    /// How long a worker's claim on an email lasts: a worker that dies mid-send loses it
+    /// after this, and the email is sent by the next claim.
+    pub claim_lease: Duration,
+    /// Emails claimed at a time.
+    pub batch: u64,
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        Self {
+            public_url: DEFAULT_PUBLIC_URL.into(),
+            smtp_url: None,
+            mail_from: DEFAULT_MAIL_FROM.into(),
+            worker: true,
+            poll_interval: Duration::from_secs(30),
+            retry_base: Duration::from_secs(60),
+            max_attempts: 8,
+            claim_lease: Duration::from_secs(5 * 60),
+            batch: 20,
+        }
+    }
 }
 
 /// Options for `create-admin`.
@@ -422,10 +515,10 @@ pub struct AppConfig {
     pub shutdown_grace: Duration,
     /// Where `GET /metrics` is served; `None` serves no metrics.
     pub metrics_bind: Option<SocketAddr>,
-    /// The public website's base URL, without a trailing slash (certificates' check line).
-    pub public_url: String,
     /// `verifyCertificate` calls allowed per client IP per minute.
     pub verify_rate_per_minute: u32,
+    /// Emails: links, SMTP and the mail worker.
+    pub email: EmailConfig,
 }
 
 /// The limits on `customerLookup`: each attempt counts against all four.
@@ -475,8 +568,8 @@ impl AppConfig {
             introspection: true,
             shutdown_grace: Duration::from_secs(10),
             metrics_bind: None,
-            public_url: DEFAULT_PUBLIC_URL.to_string(),
             verify_rate_per_minute: 30,
+            email: EmailConfig::default(),
         }
     }
 
@@ -504,8 +597,8 @@ impl AppConfig {
             introspection: args.introspection,
             shutdown_grace: Duration::from_secs(args.shutdown_grace_seconds),
             metrics_bind: args.metrics_bind.0,
-            public_url: args.public_url.clone(),
             verify_rate_per_minute: args.verify_rate_per_minute.max(1),
+            email: args.email.resolve()?,
         })
     }
 }

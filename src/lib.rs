@@ -11,6 +11,7 @@ pub mod error;
 pub mod graphiql;
 pub mod graphql;
 pub mod http;
+pub mod mailer;
 pub mod money;
 mod plain;
 pub mod reports;

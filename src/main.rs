@@ -45,7 +45,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let console = Console(cli.log_format);
     match cli.command {
         None => serve(cli.serve, console).await,
-        Some(Command::Serve(args)) => serve(args, console).await,
+        Some(Command::Serve(args)) => serve(*args, console).await,
         Some(Command::Migrate {
             db: db_args,
             action,
@@ -67,7 +67,36 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::RescanDuplicates { db: db_args }) => rescan_duplicates(&db_args).await,
         Some(Command::ImportLegacy(args)) => import_legacy(args).await,
         Some(Command::RefreshInsights { db, as_of }) => refresh_insights(&db, as_of).await,
+        Some(Command::SendRenewalReminders {
+            db,
+            within_days,
+            public_url,
+        }) => send_renewal_reminders(&db, within_days, &public_url).await,
     }
+}
+
+/// `send-renewal-reminders --within-days N`: queues the reminders (as
+/// `sendRenewalReminders` does) and says how many; the server's mail worker sends them.
+async fn send_renewal_reminders(
+    db_args: &DbArgs,
+    within_days: i32,
+    public_url: &str,
+) -> anyhow::Result<()> {
+    use rft_users::services::email::{Outbox, reminders};
+    let outbox = Outbox::new(&rft_users::config::public_url(public_url)?);
+    let db = open(db_args).await?;
+    db::migrate(&db).await?;
+    let today = chrono::Utc::now().date_naive();
+    let run = reminders::send(&db, &outbox, &Actor::system(), today, within_days)
+        .await
+        .map_err(|e| anyhow::anyhow!("could not queue the renewal reminders: {}", describe(&e)))?;
+    println!(
+        "Renewal reminders for certificates expiring within {} days: {} queued, {} already \
+         queued for this window. The server's mail worker sends them.",
+        run.within_days, run.queued, run.already_queued
+    );
+    db.close().await.ok();
+    Ok(())
 }
 
 /// `refresh-insights [--as-of DATE]`: refits and stores the insights, and prints the fit.

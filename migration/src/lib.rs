@@ -36,6 +36,7 @@ mod m20261204_000052_create_customer_insights;
 mod m20261204_000053_index_payment_and_refund_times;
 mod m20261205_000061_create_rate_limit_buckets;
 mod m20261205_000062_create_portal_sessions;
+mod m20261205_000071_create_email_logs;
 
 /// Runs all of the crate's migrations in order.
 pub struct Migrator;
@@ -72,6 +73,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000053_index_payment_and_refund_times::Migration),
             Box::new(m20261205_000061_create_rate_limit_buckets::Migration),
             Box::new(m20261205_000062_create_portal_sessions::Migration),
+            Box::new(m20261205_000071_create_email_logs::Migration),
         ]
     }
 }
@@ -90,7 +92,7 @@ mod tests {
     };
 
     /// Every table the migrations create, in creation order.
-    const TABLES: [&str; 28] = [
+    const TABLES: [&str; 29] = [
         "users",
         "user_activity_logs",
         "user_notes",
@@ -119,6 +121,7 @@ mod tests {
         "customer_insights",
         "rate_limit_buckets",
         "portal_sessions",
+        "email_logs",
     ];
 
     const USER_ID: &str = "00000000-0000-4000-8000-000000000001";
@@ -240,9 +243,9 @@ mod tests {
             count(db, "SELECT COUNT(legacy_reference) FROM bookings").await?,
             0
         );
-        // Back past the portal sessions, the rate-limit buckets, the insights' three
-        // migrations, the merge ledger's three and the import's three.
-        Migrator::down(db, Some(11)).await?;
+        // Back past the outbox, the portal sessions, the rate-limit buckets, the insights'
+        // three migrations, the merge ledger's three and the import's three.
+        Migrator::down(db, Some(12)).await?;
         assert!(
             count(db, "SELECT COUNT(legacy_reference) FROM bookings")
                 .await

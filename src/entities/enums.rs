@@ -420,3 +420,27 @@ pub enum CustomerSegment {
     #[sea_orm(string_value = "one_off")]
     OneOff,
 }
+
+/// Where an email of the outbox (`email_logs`) stands.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(20))")]
+#[serde(rename_all = "snake_case")]
+pub enum EmailStatus {
+    /// Queued: the mail worker sends it at `next_attempt_at` (now, or after a failed try).
+    #[sea_orm(string_value = "pending")]
+    Pending,
+    /// Claimed by a worker, being sent; the claim expires at `locked_until`.
+    #[sea_orm(string_value = "sending")]
+    Sending,
+    /// Accepted by the SMTP server.
+    #[sea_orm(string_value = "sent")]
+    Sent,
+    /// Refused for good, or still failing after the last attempt allowed.
+    #[sea_orm(string_value = "failed")]
+    Failed,
+    /// Kept in the outbox unsent: no SMTP server was configured.
+    #[sea_orm(string_value = "not_sent")]
+    NotSent,
+}

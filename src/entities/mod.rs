@@ -17,6 +17,7 @@ pub mod course_session;
 pub mod customer_insight;
 pub mod duplicate_dismissal;
 pub mod duplicate_pair;
+pub mod email_log;
 pub mod import_job;
 pub mod import_row;
 pub mod insight_model;

@@ -18,6 +18,7 @@ use crate::entities::{booking, booking_attendee, course, course_session, user};
 use crate::error::{AppError, AppResult};
 use crate::services::audit::{self, Activity, Actor};
 use crate::services::customers::{self, Contact};
+use crate::services::email::{self, Outbox};
 use crate::services::{customer_stats, duplicates, references, users, validate};
 
 /// Most attendees on one booking.
@@ -261,10 +262,12 @@ async fn enrich(
     Ok(filled)
 }
 
-/// `createBooking`, in one transaction.
+/// `createBooking`, in one transaction, with the confirmation email to the contact queued
+/// in it (the mail worker is woken after the commit).
 #[tracing::instrument(skip_all, fields(actor_id = actor.id.map(tracing::field::display), session_id = %input.session_id, places = input.attendees.len(), booking_id = tracing::field::Empty, user_id = tracing::field::Empty))]
 pub async fn create(
     db: &DatabaseConnection,
+    outbox: &Outbox,
     actor: &Actor,
     input: NewBooking,
 ) -> AppResult<booking::Model> {
@@ -391,8 +394,11 @@ pub async fn create(
         },
     )
     .await?;
+    email::kinds::booking_confirmation(&txn, outbox, &b.contact, &booking, &course, &session)
+        .await?;
     take_places(&txn, session.id, places, now).await?;
     txn.commit().await?;
+    outbox.wake();
     Ok(booking)
 }
 

@@ -11,6 +11,7 @@ pub mod customer_stats;
 pub mod customers;
 pub mod demo;
 pub mod duplicates;
+pub mod email;
 pub mod history;
 pub mod insights;
 pub mod keys;

@@ -56,7 +56,7 @@ pub fn parse_after(after: Option<&str>) -> AppResult<Option<Uuid>> {
 }
 
 /// Runs `query` newest first by `id_col`, after the cursor.
-async fn newest_first<E, C>(
+pub(crate) async fn newest_first<E, C>(
     conn: &C,
     query: Select<E>,
     id_col: E::Column,

@@ -26,7 +26,7 @@ struct Issued {
 
 impl Issued {
     async fn new() -> Self {
-        let app = TestApp::spawn_with(|c| c.public_url = format!("{PUBLIC_URL}/")).await;
+        let app = TestApp::spawn_with(|c| c.email.public_url = format!("{PUBLIC_URL}/")).await;
         let (admin, admin_token) = app.admin().await;
         let course = app
             .create_course(&admin_token, "Emergency First Aid at Work", "EFAW", "95.00")

@@ -10,11 +10,12 @@ use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use rft_users::app::{AppState, Application};
 use rft_users::auth::tokens::random_token;
 use rft_users::config::{AppConfig, Secret};
-use rft_users::entities::{audit_log, auth_session, enums::Role, user};
+use rft_users::entities::enums::{EmailStatus, Role};
+use rft_users::entities::{audit_log, auth_session, email_log, user};
 use rft_users::services::{audit::Actor, bootstrap, sessions, users};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, Database, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, Statement,
+    ColumnTrait, ConnectionTrait, Database, DatabaseConnection, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, Statement,
 };
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
@@ -43,7 +44,7 @@ static PG_CLEANED: OnceCell<()> = OnceCell::const_new();
 
 /// A fresh, empty database: a SQLite file in a temporary directory, or a new PostgreSQL
 /// database on the `TEST_DATABASE_URL` server.
-async fn fresh_database() -> (String, Option<tempfile::TempDir>) {
+pub async fn fresh_database() -> (String, Option<tempfile::TempDir>) {
     match std::env::var("TEST_DATABASE_URL")
         .ok()
         .filter(|u| !u.is_empty())
@@ -112,19 +113,20 @@ impl TestApp {
     }
 
     /// A server whose database connection counts every SQL statement it runs into
-    /// `counter` (SeaORM's metric callback).
+    /// `counter` (SeaORM's metric callback). It runs no mail worker, whose statements in
+    /// the background would be counted with the requests'.
     pub async fn spawn_counting(counter: Arc<AtomicUsize>) -> Self {
         let count = move |_: &str| {
             counter.fetch_add(1, Ordering::SeqCst);
         };
-        Self::spawn_inner(|_| {}, Some(Box::new(count))).await
+        Self::spawn_inner(|c| c.email.worker = false, Some(Box::new(count))).await
     }
 
     /// A server whose database connection appends the text of every SQL statement it runs
-    /// to `log`.
+    /// to `log`. It runs no mail worker (see `spawn_counting`).
     pub async fn spawn_recording(log: Arc<std::sync::Mutex<Vec<String>>>) -> Self {
         let record = move |sql: &str| log.lock().unwrap().push(sql.to_string());
-        Self::spawn_inner(|_| {}, Some(Box::new(record))).await
+        Self::spawn_inner(|c| c.email.worker = false, Some(Box::new(record))).await
     }
 
     async fn spawn_inner(adjust: impl FnOnce(&mut AppConfig), observe: Option<Observer>) -> Self {
@@ -372,6 +374,34 @@ impl TestApp {
             .expect("JSON response")
     }
 
+    /// Every email of the outbox, oldest first.
+    pub async fn emails(&self) -> Vec<email_log::Model> {
+        email_log::Entity::find()
+            .order_by_asc(email_log::Column::Id)
+            .all(&self.db)
+            .await
+            .unwrap()
+    }
+
+    /// Waits until the mail worker has dealt with every queued email (none pending or
+    /// being sent), when this server runs one.
+    pub async fn outbox_settled(&self) {
+        if !self.state.config.email.worker {
+            return;
+        }
+        eventually("the outbox to settle", || async {
+            let busy = email_log::Entity::find()
+                .filter(
+                    email_log::Column::Status.is_in([EmailStatus::Pending, EmailStatus::Sending]),
+                )
+                .count(&self.db)
+                .await
+                .unwrap();
+            (busy == 0).then_some(())
+        })
+        .await
+    }
+
     /// Counts the rows of a table.
     pub async fn count(&self, table: &str) -> i64 {
         let row = self
@@ -384,6 +414,27 @@ impl TestApp {
             .unwrap()
             .unwrap();
         row.try_get::<i64>("", "n").unwrap()
+    }
+}
+
+/// Polls `probe` until it gives a value, for up to two minutes (the background work it
+/// waits for is quick, but CI's two cores are shared), and panics naming `what` if it
+/// never does.
+pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
 }
 

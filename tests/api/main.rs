@@ -2,6 +2,7 @@
 //! SQLite always and on PostgreSQL when `TEST_DATABASE_URL` is set.
 
 mod helpers;
+mod smtp_sink;
 
 mod attendance;
 mod auth;
@@ -11,6 +12,7 @@ mod certificates;
 mod concurrency;
 mod customer_stats;
 mod duplicates;
+mod emails;
 mod examples;
 mod graph;
 mod graphiql;

@@ -76,6 +76,8 @@ async fn tables(app: &TestApp) -> Vec<String> {
 }
 
 async fn snapshot(app: &TestApp) -> Snapshot {
+    // The mail worker's own writes (marking queued emails NOT_SENT) are done first.
+    app.outbox_settled().await;
     let backend = app.db.get_database_backend();
     let mut out = Snapshot::new();
     for table in tables(app).await {

@@ -74,6 +74,8 @@ const MATRIX: &[(&str, [Outcome; 5])] = &[
     ("companies",      [Unauthenticated, Forbidden, Forbidden, Allowed,   Forbidden]),
     ("company",        [Unauthenticated, Forbidden, Forbidden, Allowed,   Forbidden]),
     ("businessInsights", [Unauthenticated, Forbidden, Forbidden, Allowed,   Forbidden]),
+    ("emailOutbox",    [Unauthenticated, Forbidden, Forbidden, Allowed,   Forbidden]),
+    ("sendRenewalReminders", [Unauthenticated, Forbidden, Forbidden, Allowed,   Forbidden]),
     ("verifyCertificate", [Allowed,      Allowed,   Allowed,   Allowed,   Allowed]),
     ("customerLookup", [Allowed,         Allowed,   Allowed,   Allowed,   Allowed]),
     ("myProfile",      [Unauthenticated, Forbidden, Forbidden, Forbidden, Allowed]),
@@ -211,6 +213,16 @@ fn operations() -> Vec<(&'static str, &'static str, Value)> {
         (
             "businessInsights",
             "{ businessInsights(from: \"2026-01-01\", to: \"2026-03-31\", interval: MONTH) { bookings series { start } segments { segment customers } } }",
+            json!({}),
+        ),
+        (
+            "emailOutbox",
+            "{ emailOutbox(first: 5) { edges { node { id status } } } }",
+            json!({}),
+        ),
+        (
+            "sendRenewalReminders",
+            "mutation { sendRenewalReminders(withinDays: 60) { queued alreadyQueued } }",
             json!({}),
         ),
         (

@@ -147,6 +147,8 @@ const VALUE_TYPES: &[&str] = &[
     // The public answer about a certificate number: it must carry no id (of the holder or
     // of the certificate), and lives in the query's answer.
     "CertificateVerification",
+    // What a run of renewal reminders queued: counts, not a row.
+    "RenewalReminderRun",
 ];
 
 #[test]

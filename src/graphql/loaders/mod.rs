@@ -3,11 +3,13 @@
 //! completes a [`Partial`] row through them.
 
 mod companies;
+mod emails;
 mod insights;
 mod relations;
 mod user;
 
 pub use companies::{CompanyCustomersKey, CompanyCustomersLoader};
+pub use emails::{EmailsByUser, EmailsKey};
 pub use insights::{InsightsBundle, InsightsLoader, LatestFit};
 pub use relations::*;
 pub use user::{MergedFromLoader, UserLoader};
@@ -51,6 +53,7 @@ pub fn register(request: &mut Request, db: &DatabaseConnection) {
         CompanyCustomersLoader,
         AttendanceBySession,
         InsightsLoader,
+        EmailsByUser,
     );
 }
 

@@ -49,7 +49,7 @@ impl BookingMutation {
         }
         let state = ctx.data_unchecked::<AppState>();
         Ok(Booking::new(
-            bookings::create(&state.db, &actor(ctx), input.into()).await?,
+            bookings::create(&state.db, &state.outbox, &actor(ctx), input.into()).await?,
         ))
     }
 
@@ -225,13 +225,17 @@ impl BookingMutation {
     ) -> async_graphql::Result<Vec<Certificate>> {
         let state = ctx.data_unchecked::<AppState>();
         let principal = require_principal(ctx)?;
-        Ok(
-            certificates::issue_for_session(&state.db, principal, &actor(ctx), session_id)
-                .await?
-                .into_iter()
-                .map(Certificate::new)
-                .collect(),
+        Ok(certificates::issue_for_session(
+            &state.db,
+            &state.outbox,
+            principal,
+            &actor(ctx),
+            session_id,
         )
+        .await?
+        .into_iter()
+        .map(Certificate::new)
+        .collect())
     }
 
     /// Revokes a certificate (admin only).

@@ -4,6 +4,7 @@ mod auth;
 mod bookings;
 mod catalogue;
 mod duplicates;
+mod emails;
 mod insights;
 mod merge;
 mod portal;
@@ -13,6 +14,7 @@ pub use auth::AuthMutation;
 pub use bookings::BookingMutation;
 pub use catalogue::CatalogueMutation;
 pub use duplicates::DuplicateMutation;
+pub use emails::EmailMutation;
 pub use insights::InsightsMutation;
 pub use merge::MergeMutation;
 pub use portal::PortalMutation;
@@ -29,4 +31,5 @@ pub struct MutationRoot(
     MergeMutation,
     InsightsMutation,
     PortalMutation,
+    EmailMutation,
 );

@@ -3,6 +3,7 @@
 mod catalogue;
 mod certificates;
 mod duplicates;
+mod emails;
 mod imports;
 mod insights;
 mod insights_reports;
@@ -13,6 +14,7 @@ mod users;
 pub use catalogue::CatalogueQuery;
 pub use certificates::CertificateQuery;
 pub use duplicates::DuplicateQuery;
+pub use emails::EmailQuery;
 pub use imports::ImportQuery;
 pub use insights::InsightsQuery;
 pub use insights_reports::InsightsReportsQuery;
@@ -32,4 +34,5 @@ pub struct QueryRoot(
     InsightsQuery,
     InsightsReportsQuery,
     PortalQuery,
+    EmailQuery,
 );

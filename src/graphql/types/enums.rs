@@ -255,3 +255,19 @@ pub enum CustomerSegment {
     /// One booking, long ago.
     OneOff,
 }
+
+/// Where an email of the outbox stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+#[graphql(remote = "crate::entities::enums::EmailStatus")]
+pub enum EmailStatus {
+    /// Queued: the mail worker sends it at `nextAttemptAt` (now, or after a failed try).
+    Pending,
+    /// Being sent by a mail worker.
+    Sending,
+    /// Accepted by the SMTP server.
+    Sent,
+    /// Refused for good, or still failing after the last attempt allowed (`lastError`).
+    Failed,
+    /// Kept in the outbox unsent: no SMTP server is configured (`RFT_SMTP_URL`).
+    NotSent,
+}

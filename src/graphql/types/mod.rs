@@ -5,6 +5,7 @@ pub mod booking;
 pub mod booking_input;
 pub mod catalogue_input;
 pub mod duplicates;
+pub mod email;
 pub mod enums;
 pub mod import;
 pub mod insights;

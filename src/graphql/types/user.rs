@@ -18,13 +18,14 @@ use crate::error::AppError;
 use crate::graphql::connection;
 use crate::graphql::guard::{UserFieldGuard, request_context};
 use crate::graphql::loaders::{
-    BookingBundle, BookingsByUser, BookingsPageKey, CertificatesByUser, InsightsLoader,
-    MergedFromLoader, PaymentsByUser, UserLoader, certificate_expiries, full_row,
+    BookingBundle, BookingsByUser, BookingsPageKey, CertificatesByUser, EmailsByUser, EmailsKey,
+    InsightsLoader, MergedFromLoader, PaymentsByUser, UserLoader, certificate_expiries, full_row,
 };
 use crate::graphql::lookahead::{
     CERTIFICATE_LIGHT_FIELDS, booking_extras, reads_beyond, shared_page_args,
 };
 use crate::graphql::types::booking::{Booking, Certificate, Payment};
+use crate::graphql::types::email::EmailMessage;
 use crate::graphql::types::enums::{ContactMethod, CustomerType, NoteType, Role, UserStatus};
 use crate::graphql::types::insights::CustomerInsights;
 use crate::money;
@@ -491,6 +492,31 @@ impl User {
             .map_err(loader_error)?
             .ok_or(AppError::NotFound("user"))?;
         Ok(CustomerInsights(bundle))
+    }
+    /// The emails queued for this customer (confirmations, certificates, reminders),
+    /// newest first, with where each one's delivery stands (admin only).
+    #[graphql(
+        guard = "UserFieldGuard::admin_only()",
+        complexity = "cost::page(first, child_complexity)"
+    )]
+    async fn emails(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many emails to return (at most 100; default 20).")] first: Option<
+            i32,
+        >,
+    ) -> async_graphql::Result<Vec<EmailMessage>> {
+        let key = EmailsKey {
+            user_id: self.user_id(),
+            limit: pages::page_size(first)?,
+        };
+        let rows = ctx
+            .data_unchecked::<DataLoader<EmailsByUser>>()
+            .load_one(key)
+            .await
+            .map_err(loader_error)?
+            .unwrap_or_default();
+        Ok(rows.into_iter().map(EmailMessage).collect())
     }
     /// The user's activity log, newest first (admin only).
     #[graphql(

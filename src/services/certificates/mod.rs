@@ -23,6 +23,7 @@ use crate::entities::{attendance_record, booking, booking_attendee, certificate,
 use crate::error::{AppError, AppResult};
 use crate::services::audit::{self, Activity, Actor};
 use crate::services::demo::add_years;
+use crate::services::email::{self, Outbox};
 use crate::services::{attendance, catalogue, validate};
 
 fn certificate_number(code: &str, on: NaiveDate) -> String {
@@ -52,10 +53,12 @@ async fn expiry_for(
     Ok(add_years(from, course.certification_validity_years))
 }
 
-/// `issueCertificates`: returns the certificates newly issued.
+/// `issueCertificates`: returns the certificates newly issued. Each new certificate's
+/// email is queued in the same transaction (the mail worker is woken after the commit).
 #[tracing::instrument(skip_all, fields(actor_id = actor.id.map(tracing::field::display), %session_id))]
 pub async fn issue_for_session(
     db: &DatabaseConnection,
+    outbox: &Outbox,
     principal: &Principal,
     actor: &Actor,
     session_id: Uuid,
@@ -152,9 +155,13 @@ pub async fn issue_for_session(
             },
         )
         .await?;
+        email::kinds::certificate_ready(&txn, outbox, &cert, &course, &bk).await?;
         issued.push(cert);
     }
     txn.commit().await?;
+    if !issued.is_empty() {
+        outbox.wake();
+    }
     Ok(issued)
 }
 

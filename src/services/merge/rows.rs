@@ -20,6 +20,8 @@ pub const MOVED_COLUMNS: &[(&str, &str)] = &[
     ("attendance_records", "user_id"),
     ("user_notes", "user_id"),
     ("user_activity_logs", "user_id"),
+    // The outbox: a customer's emails are theirs, and show on the survivor's record.
+    ("email_logs", "user_id"),
 ];
 
 /// The columns pointing at `users` that a merge leaves alone: who created or changed a
