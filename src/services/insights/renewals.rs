@@ -122,8 +122,15 @@ fn from_where(b: &mut Binds, backend: sea_orm::DbBackend, q: &RenewalQuery) -> A
     let until = q.until()?;
     let revoked = CertificateStatus::Revoked.to_value();
     let cancelled = BookingStatus::Cancelled.to_value();
+    // SQLite's planner, given statistics, prefers to walk every certificate by course (the
+    // courses are few) over the expiry range: 1.5 s against 27 ms at 600,000 certificates.
+    // The call list is always a window of expiry dates, so it reads by that index.
+    let certificates = match backend {
+        sea_orm::DbBackend::Sqlite => "certificates c INDEXED BY idx_certificates_expires_on",
+        _ => "certificates c",
+    };
     let mut sql = format!(
-        "FROM certificates c \
+        "FROM {certificates} \
          JOIN users u ON u.id = c.user_id \
          JOIN courses co ON co.id = c.course_id \
          WHERE c.status <> '{revoked}' \
