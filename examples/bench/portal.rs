@@ -62,7 +62,7 @@ pub async fn run(
     };
     let admin = Some(admin_token.to_string());
     let course = gql(
-        "mutation { createCourse(input: { name: \"Emergency First Aid at Work\", courseType: \"EFAW\", durationHours: 6, price: \"95.00\", maxCapacity: 1000000, certificationValidityYears: 3 }) { id } }",
+        "mutation { createCourse(input: { name: \"Emergency First Aid at Work\", courseType: \"EFAW\", durationHours: 6, price: \"95.00\", maxCapacity: 500, certificationValidityYears: 3 }) { id } }",
         json!({}),
         admin.clone(),
     )
@@ -80,13 +80,14 @@ pub async fn run(
         "mutation($input: CreateCourseSessionInput!) { createCourseSession(input: $input) { id } }",
         json!({ "input": {
             "courseId": course, "venueId": venue, "startsAt": starts.to_rfc3339(),
-            "endsAt": (starts + chrono::Duration::hours(6)).to_rfc3339(), "capacity": 1000000,
+            "endsAt": (starts + chrono::Duration::hours(6)).to_rfc3339(), "capacity": 500,
         } }),
         admin.clone(),
     )
     .await?["createCourseSession"]["id"]
         .clone();
-    let customers = args.requests.max(1);
+    // One session holds at most 500 (the course's largest allowed capacity).
+    let customers = args.requests.clamp(1, 500);
     let mut pairs = Vec::with_capacity(customers);
     for i in 0..customers {
         let email = format!("portal{i}@example.com");
