@@ -532,29 +532,14 @@ async fn main() -> anyhow::Result<()> {
     if args.scenario == Scenario::Duplicates {
         let outcome = duplicates_scenario(&db, &client, &endpoint, &token, &args, backend).await;
         drop(server);
-        if let Some(admin) = pg_admin.filter(|_| !args.keep) {
-            db.close().await.ok();
-            admin
-                .execute_unprepared("DROP DATABASE IF EXISTS rft_bench WITH (FORCE)")
-                .await
-                .ok();
-        }
+        drop_bench_database(db, pg_admin, &args).await;
         return outcome;
     }
 
     if args.scenario == Scenario::Portal {
         let outcome = portal::run(&client, &server, &bin, &url, &password, &token, &args).await;
         drop(server);
-        if let Some(admin) = pg_admin.filter(|_| !args.keep) {
-            db.close().await.ok();
-            admin
-                .execute_unprepared(&format!(
-                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                    args.bench_database
-                ))
-                .await
-                .ok();
-        }
+        drop_bench_database(db, pg_admin, &args).await;
         return outcome;
     }
 
@@ -573,16 +558,7 @@ async fn main() -> anyhow::Result<()> {
         )
         .await;
         drop(server);
-        if let Some(admin) = pg_admin.filter(|_| !args.keep) {
-            db.close().await.ok();
-            admin
-                .execute_unprepared(&format!(
-                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                    args.bench_database
-                ))
-                .await
-                .ok();
-        }
+        drop_bench_database(db, pg_admin, &args).await;
         return outcome;
     }
 
@@ -765,6 +741,17 @@ async fn main() -> anyhow::Result<()> {
         verify_stats(&db).await?;
     }
     drop(server);
+    drop_bench_database(db, pg_admin, &args).await;
+    Ok(())
+}
+
+/// After a run on PostgreSQL: closes the benchmark's connection and drops its database,
+/// unless `--keep`.
+async fn drop_bench_database(
+    db: DatabaseConnection,
+    pg_admin: Option<DatabaseConnection>,
+    args: &Args,
+) {
     if let Some(admin) = pg_admin.filter(|_| !args.keep) {
         db.close().await.ok();
         admin
@@ -775,7 +762,6 @@ async fn main() -> anyhow::Result<()> {
             .await
             .ok();
     }
-    Ok(())
 }
 
 /// Every bench customer's `total_bookings` must equal their live bookings.
