@@ -30,6 +30,23 @@ pub struct CustomerPrincipal {
     pub session_id: Uuid,
 }
 
+/// Whose fields a request may read: a staff or customer principal, or a portal session's
+/// customer (who reads as a customer reading themself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Viewer {
+    pub user_id: Uuid,
+    pub role: Role,
+}
+
+impl From<&Principal> for Viewer {
+    fn from(p: &Principal) -> Self {
+        Self {
+            user_id: p.user_id,
+            role: p.role,
+        }
+    }
+}
+
 /// How the request authenticated.
 #[derive(Debug, Clone)]
 pub enum Caller {
@@ -70,11 +87,21 @@ impl RequestContext {
         }
     }
 
-    /// Who is reading: the caller, or else the user of a session this request started.
-    pub fn viewer(&self) -> Option<Principal> {
-        self.principal()
-            .cloned()
-            .or_else(|| self.issued.lock().ok().and_then(|p| p.clone()))
+    /// Who is reading: the caller (a portal session reads as its customer), or else the
+    /// user of a session this request started.
+    pub fn viewer(&self) -> Option<Viewer> {
+        match &self.caller {
+            Caller::User(p) => Some(Viewer::from(p)),
+            Caller::Customer(c) => Some(Viewer {
+                user_id: c.user_id,
+                role: Role::Customer,
+            }),
+            Caller::Anonymous | Caller::InvalidToken => self
+                .issued
+                .lock()
+                .ok()
+                .and_then(|p| p.as_ref().map(Viewer::from)),
+        }
     }
 
     /// Records the session a `login` or `refreshSession` in this request started.

@@ -184,6 +184,7 @@ impl Guard for UserFieldGuard {
 /// booking), so nothing new can open to the portal by accident.
 pub const PORTAL_FIELDS: &[&str] = &[
     "customerLookup",
+    "me",
     "myProfile",
     "updateMyProfile",
     "endPortalSession",

@@ -47,7 +47,7 @@ const CALLERS: [Caller; 5] = [
 #[rustfmt::skip]
 const MATRIX: &[(&str, [Outcome; 5])] = &[
     //                 anonymous        customer   instructor admin      portal
-    ("me",             [Unauthenticated, Allowed,   Allowed,   Allowed,   Forbidden]),
+    ("me",             [Unauthenticated, Allowed,   Allowed,   Allowed,   Allowed]),
     ("user",           [Unauthenticated, Forbidden, Forbidden, Allowed,   Forbidden]),
     ("userByEmail",    [Unauthenticated, Forbidden, Forbidden, Allowed,   Forbidden]),
     ("users",          [Unauthenticated, Forbidden, Forbidden, Allowed,   Forbidden]),
@@ -602,12 +602,14 @@ async fn customers_and_instructors_cannot_read_admin_only_fields_of_themselves()
     let (customer, customer_token) = app.customer("casey@example.com").await;
     let (instructor, instructor_token) = app.logged_in(Role::Instructor, "ian@example.com").await;
     let (_, admin_token) = app.admin().await;
+    let portal_token = portal_token_for(&app, &admin_token, &customer).await;
     fill_sensitive_fields(&app, &customer).await;
     fill_sensitive_fields(&app, &instructor).await;
 
     for (who, token) in [
         ("customer", &customer_token),
         ("instructor", &instructor_token),
+        ("portal", &portal_token),
     ] {
         let mine = app
             .gql_ok("{ me { email firstName } }", json!({}), Some(token))
@@ -669,6 +671,24 @@ async fn customers_and_instructors_cannot_read_admin_only_fields_of_themselves()
     assert_eq!(row.medical_notes.as_deref(), Some("Severe nut allergy"));
 }
 
+/// Books a course for `customer` and opens the customer portal with the booking's reference.
+async fn portal_token_for(app: &TestApp, admin_token: &str, customer: &user::Model) -> String {
+    let catalogue = app.catalogue(admin_token).await;
+    let session = app
+        .create_session(admin_token, catalogue.efaw, catalogue.leeds, None, 14, None)
+        .await;
+    let booked = app.book_ok(None, session, &customer.email, 1).await;
+    portal::lookup(
+        &app.db,
+        &Actor::system(),
+        &customer.email,
+        booked["reference"].as_str().unwrap(),
+    )
+    .await
+    .expect("the customer opens the portal")
+    .token
+}
+
 #[tokio::test]
 async fn internal_notes_are_shown_to_admins_only() {
     let app = TestApp::spawn().await;
@@ -709,6 +729,11 @@ async fn internal_notes_are_shown_to_admins_only() {
             Some(&customer_token),
         )
         .await;
+    let portal_token = portal_token_for(&app, &admin_token, &customer).await;
+    let in_the_portal = app
+        .gql_ok(&format!("{{ me {notes} }}"), json!({}), Some(&portal_token))
+        .await;
+    assert_eq!(in_the_portal["me"], as_customer["me"]);
     let as_admin = app
         .gql_ok(
             &format!("query($id: UUID!) {{ user(id: $id) {notes} }}"),

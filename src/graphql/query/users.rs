@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::error::AppError;
-use crate::graphql::guard::{RoleGuard, require_principal};
+use crate::graphql::guard::{RoleGuard, require_customer, require_principal};
 use crate::graphql::lookahead::page_reads_rows;
 use crate::graphql::types::user::{User, prefetch_page};
 use crate::graphql::types::user_input::{UserFilter, UserOrderBy};
@@ -60,12 +60,17 @@ pub type UserConnection = Connection<String, User, UserConnectionFields>;
 
 #[Object]
 impl UserQuery {
-    /// The logged-in user.
-    #[graphql(guard = "RoleGuard::any()")]
+    /// The signed-in user: a staff member's or customer's own profile, or, with a
+    /// customer-portal token, the portal's customer (bookings, payments and certificates
+    /// included, internal notes and admin-only fields not).
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
-        let principal = require_principal(ctx)?;
+        let user_id = match require_principal(ctx) {
+            Ok(principal) => principal.user_id,
+            Err(AppError::Forbidden) => require_customer(ctx)?.user_id,
+            Err(e) => return Err(e.into()),
+        };
         let db = &ctx.data_unchecked::<AppState>().db;
-        Ok(User::new(users::find(db, principal.user_id).await?))
+        Ok(User::new(users::find(db, user_id).await?))
     }
 
     /// A user by id (admin only). The id of a profile merged into another leads to the

@@ -26,7 +26,7 @@ impl From<Started> for PortalSession {
 impl PortalSession {
     /// The session token (shown once): send it as `Authorization: Bearer <token>`. It
     /// lasts 30 minutes from its last use, at most 4 hours, and reaches only the portal's
-    /// operations (`myProfile`, `updateMyProfile`, `endPortalSession`).
+    /// operations (`me`, `myProfile`, `updateMyProfile`, `endPortalSession`).
     async fn token(&self) -> &str {
         &self.0.token
     }
