@@ -60,8 +60,8 @@ pub(crate) struct Shared {
 }
 
 /// The HTTP routes: `/graphql` (GraphiQL on GET, GraphQL on POST), `/webhooks/stripe`,
-/// `/healthz`, the import reports (`/imports/{id}/rows.csv`) and certificates
-/// (`/certificates/{id}.pdf`). Never `/metrics`: that has a listener of its own
+/// `/healthz`, the import reports (`/imports/{id}/rows.csv`), certificates
+/// (`/certificates/{id}.pdf`) and data exports (`/users/{id}/export.json`). Never `/metrics`: that has a listener of its own
 /// ([`crate::telemetry::router`]).
 pub fn build_router(state: AppState) -> Router {
     let schema = build_schema(state.clone());
@@ -80,6 +80,10 @@ pub fn build_router(state: AppState) -> Router {
         .route(
             "/certificates/{file}",
             get(crate::certificate_pdf::certificate_pdf),
+        )
+        .route(
+            "/users/{id}/export.json",
+            get(crate::data_export::export_json),
         )
         .with_state(Shared {
             state,

@@ -148,6 +148,16 @@ pub enum Command {
         #[arg(long, env = "RFT_PUBLIC_URL", default_value = DEFAULT_PUBLIC_URL)]
         public_url: String,
     },
+    /// Remove what was kept of customers erased on request once its period has ended: a
+    /// certificate's holder and number after it expires, the name and billing details on
+    /// financial records 6 years after the last transaction. Safe to run daily
+    ApplyRetention {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Report what would be removed, and remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 fn legacy_import_chunk() -> usize {
@@ -177,6 +187,11 @@ pub struct ImportLegacyArgs {
     /// (fewer statements, fewer commits) and take more memory; see docs/PERFORMANCE.md.
     #[arg(long, env = "RFT_IMPORT_CHUNK_SIZE", default_value_t = legacy_import_chunk())]
     pub chunk_size: usize,
+    /// The service's JWT secret, whose keyed hash recognises customers erased on request
+    /// (their rows are skipped). Read from beside the database file on SQLite; required on
+    /// PostgreSQL.
+    #[arg(long, env = "RFT_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<Secret>,
 }
 
 /// What `migrate` does.
@@ -576,7 +591,7 @@ impl AppConfig {
     /// Resolves `serve`'s arguments, loading or generating the JWT secret.
     pub fn from_serve_args(args: &ServeArgs) -> anyhow::Result<Self> {
         let database_url = args.db.resolve_url()?;
-        let jwt_secret = resolve_jwt_secret(args, &database_url)?;
+        let jwt_secret = resolve_jwt_secret(args.jwt_secret.as_ref(), &args.db, &database_url)?;
         Ok(Self {
             database_url,
             jwt_secret,
@@ -608,8 +623,15 @@ pub fn is_sqlite(url: &str) -> bool {
     url.starts_with("sqlite:")
 }
 
-fn resolve_jwt_secret(args: &ServeArgs, database_url: &str) -> anyhow::Result<Secret> {
-    if let Some(secret) = &args.jwt_secret {
+/// The JWT secret: the one given, or on SQLite the one generated beside the database file
+/// (generated now if there is none yet). Also the key of the service's keyed hashes, so
+/// the command-line tools that need those (`import-legacy`) resolve it the same way.
+pub fn resolve_jwt_secret(
+    given: Option<&Secret>,
+    db: &DbArgs,
+    database_url: &str,
+) -> anyhow::Result<Secret> {
+    if let Some(secret) = given {
         if secret.expose().len() < MIN_JWT_SECRET_BYTES {
             bail!("RFT_JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes long");
         }
@@ -621,7 +643,7 @@ fn resolve_jwt_secret(args: &ServeArgs, database_url: &str) -> anyhow::Result<Se
              database (use at least {MIN_JWT_SECRET_BYTES} random bytes, e.g. `openssl rand -base64 48`)"
         );
     }
-    let path = args.db.jwt_secret_path(database_url);
+    let path = db.jwt_secret_path(database_url);
     if let Ok(existing) = std::fs::read_to_string(&path) {
         let existing = existing.trim().to_string();
         if existing.len() >= MIN_JWT_SECRET_BYTES {

@@ -72,7 +72,39 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             within_days,
             public_url,
         }) => send_renewal_reminders(&db, within_days, &public_url).await,
+        Some(Command::ApplyRetention { db, dry_run }) => apply_retention(&db, dry_run).await,
     }
+}
+
+/// `apply-retention [--dry-run]`: removes what erased customers' records kept once its
+/// period has ended, and prints a summary.
+async fn apply_retention(db_args: &DbArgs, dry_run: bool) -> anyhow::Result<()> {
+    use rft_users::services::privacy;
+    let db = open(db_args).await?;
+    db::migrate(&db).await?;
+    let today = chrono::Utc::now().date_naive();
+    let run = privacy::apply_retention(&db, &Actor::system(), today, dry_run)
+        .await
+        .map_err(|e| anyhow::anyhow!("could not apply the retention periods: {}", describe(&e)))?;
+    println!(
+        "{} erased customers checked: {} expired certificates' holder and number {}, {} \
+         customers' financial records past 6 years {}.",
+        run.people,
+        run.certificates,
+        if dry_run {
+            "would be removed"
+        } else {
+            "removed"
+        },
+        run.financial_records,
+        if dry_run {
+            "would be cleared"
+        } else {
+            "cleared"
+        },
+    );
+    db.close().await.ok();
+    Ok(())
 }
 
 /// `send-renewal-reminders --within-days N`: queues the reminders (as
@@ -186,10 +218,16 @@ async fn import_legacy(args: ImportLegacyArgs) -> anyhow::Result<()> {
             },
         ),
     );
+    let secret = rft_users::config::resolve_jwt_secret(
+        args.jwt_secret.as_ref(),
+        &args.db,
+        &args.db.resolve_url()?,
+    )?;
     let options = legacy_import::Options {
         source: args.source.clone(),
         dry_run: args.dry_run,
         chunk_size: args.chunk_size,
+        hasher: rft_users::auth::rate_limit::RateLimiter::new(&secret),
     };
     let mut first = true;
     let outcome = legacy_import::run(&db, &args.file, &checked, &options, |p| {

@@ -37,6 +37,7 @@ mod m20261204_000053_index_payment_and_refund_times;
 mod m20261205_000061_create_rate_limit_buckets;
 mod m20261205_000062_create_portal_sessions;
 mod m20261205_000071_create_email_logs;
+mod m20261206_000081_create_erasures;
 
 /// Runs all of the crate's migrations in order.
 pub struct Migrator;
@@ -74,6 +75,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000061_create_rate_limit_buckets::Migration),
             Box::new(m20261205_000062_create_portal_sessions::Migration),
             Box::new(m20261205_000071_create_email_logs::Migration),
+            Box::new(m20261206_000081_create_erasures::Migration),
         ]
     }
 }
@@ -92,7 +94,7 @@ mod tests {
     };
 
     /// Every table the migrations create, in creation order.
-    const TABLES: [&str; 29] = [
+    const TABLES: [&str; 30] = [
         "users",
         "user_activity_logs",
         "user_notes",
@@ -122,6 +124,7 @@ mod tests {
         "rate_limit_buckets",
         "portal_sessions",
         "email_logs",
+        "erasures",
     ];
 
     const USER_ID: &str = "00000000-0000-4000-8000-000000000001";
@@ -243,9 +246,9 @@ mod tests {
             count(db, "SELECT COUNT(legacy_reference) FROM bookings").await?,
             0
         );
-        // Back past the outbox, the portal sessions, the rate-limit buckets, the insights'
+        // Back past the erasures, the outbox, the portal sessions, the rate-limit buckets, the insights'
         // three migrations, the merge ledger's three and the import's three.
-        Migrator::down(db, Some(12)).await?;
+        Migrator::down(db, Some(13)).await?;
         assert!(
             count(db, "SELECT COUNT(legacy_reference) FROM bookings")
                 .await

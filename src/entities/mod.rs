@@ -18,6 +18,7 @@ pub mod customer_insight;
 pub mod duplicate_dismissal;
 pub mod duplicate_pair;
 pub mod email_log;
+pub mod erasure;
 pub mod import_job;
 pub mod import_row;
 pub mod insight_model;

@@ -12,6 +12,7 @@ pub use super::customer_insight::Entity as CustomerInsight;
 pub use super::duplicate_dismissal::Entity as DuplicateDismissal;
 pub use super::duplicate_pair::Entity as DuplicatePair;
 pub use super::email_log::Entity as EmailLog;
+pub use super::erasure::Entity as Erasure;
 pub use super::import_job::Entity as ImportJob;
 pub use super::import_row::Entity as ImportRow;
 pub use super::insight_model::Entity as InsightModel;

@@ -188,6 +188,7 @@ pub const PORTAL_FIELDS: &[&str] = &[
     "myProfile",
     "updateMyProfile",
     "endPortalSession",
+    "exportMyData",
     "verifyCertificate",
 ];
 

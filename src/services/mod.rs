@@ -23,6 +23,7 @@ pub mod patch;
 pub mod payments;
 pub mod places;
 pub mod portal;
+pub mod privacy;
 pub mod references;
 pub mod sessions;
 pub(crate) mod sql;

@@ -44,6 +44,7 @@ fn command(app: &TestApp, args: &[&str]) -> Command {
         .env("DATABASE_URL", &app.state.config.database_url)
         .env("RUST_LOG", "warn")
         .env("RUST_BACKTRACE", "0")
+        .env("RFT_JWT_SECRET", app.state.config.jwt_secret.expose())
         .env_remove("RFT_IMPORT_CHUNK_SIZE");
     cmd
 }
@@ -1376,4 +1377,53 @@ async fn imported_customers_reach_the_duplicates_worklist() {
             .is_some_and(|k| k.phone_key.as_deref() == Some("+447700900999")),
         "the imported phone has its matching key"
     );
+}
+
+#[tokio::test]
+async fn a_customer_erased_on_request_is_not_imported_again() {
+    use rft_users::entities::import_row;
+    let (app, token) = shop().await;
+    import_ok(&app, &sample(), &[]).await;
+    let zoe = users::find_by_email(&app.db, "zoe.davies212@yahoo.co.uk")
+        .await
+        .unwrap()
+        .expect("the sample's first customer");
+    let rows_of_zoe = rows_of(&sample())
+        .iter()
+        .filter(|r| email_of(&r.value).as_deref() == Some("zoe.davies212@yahoo.co.uk"))
+        .count();
+    assert!(rows_of_zoe > 0);
+    app.gql_ok(
+        "mutation($id: UUID!) { eraseUser(userId: $id, reason: \"Asked by phone\") { erasedAt } }",
+        json!({ "id": zoe.id }),
+        Some(&token),
+    )
+    .await;
+    let customers = app.count("users").await;
+
+    // The same file again, with the source's rows recognised by legacy id.
+    import_ok(&app, &sample(), &[]).await;
+
+    let job = latest_job(&app).await;
+    let skipped = import_row::Entity::find()
+        .filter(import_row::Column::JobId.eq(job.id))
+        .filter(import_row::Column::Reason.eq("erased"))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(skipped.len(), rows_of_zoe);
+    assert!(
+        skipped
+            .iter()
+            .all(|r| r.user_id.is_none() && r.booking_id.is_none())
+    );
+    assert_eq!(app.count("users").await, customers, "nobody came back");
+    assert!(
+        users::find_by_email(&app.db, "zoe.davies212@yahoo.co.uk")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let erased = app.user_row(zoe.id).await;
+    assert_eq!(erased.first_name, "Erased");
 }

@@ -28,6 +28,7 @@ mod money;
 mod outage;
 mod page_prefetch;
 mod portal;
+mod privacy;
 mod rate_limit;
 mod roles;
 mod schema;

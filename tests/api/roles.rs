@@ -81,6 +81,10 @@ const MATRIX: &[(&str, [Outcome; 5])] = &[
     ("myProfile",      [Unauthenticated, Forbidden, Forbidden, Forbidden, Allowed]),
     ("updateMyProfile", [Unauthenticated, Forbidden, Forbidden, Forbidden, Allowed]),
     ("endPortalSession", [Unauthenticated, Forbidden, Forbidden, Forbidden, Allowed]),
+    ("exportUserData", [Unauthenticated, Forbidden, Forbidden, Allowed,   Forbidden]),
+    ("exportMyData",   [Unauthenticated, Forbidden, Forbidden, Forbidden, Allowed]),
+    ("erasurePreview", [Unauthenticated, Forbidden, Forbidden, Allowed,   Forbidden]),
+    ("eraseUser",      [Unauthenticated, Forbidden, Forbidden, Allowed,   Forbidden]),
 ];
 
 /// How the matrix calls each operation: (root field, document, variables). Variables that
@@ -246,6 +250,23 @@ fn operations() -> Vec<(&'static str, &'static str, Value)> {
             "endPortalSession",
             "mutation { endPortalSession }",
             json!({}),
+        ),
+        (
+            "exportUserData",
+            "query($id: UUID!) { exportUserData(userId: $id) }",
+            json!({ "id": "@customerId" }),
+        ),
+        ("exportMyData", "{ exportMyData }", json!({})),
+        (
+            "erasurePreview",
+            "query($id: UUID!) { erasurePreview(userId: $id) { userId items { table action } } }",
+            json!({ "id": "@customerId" }),
+        ),
+        (
+            // Last, and on the merge survivor: nothing after it needs that person.
+            "eraseUser",
+            "mutation($id: UUID!) { eraseUser(userId: $id, reason: \"Asked by email\") { userId erasedAt } }",
+            json!({ "id": "@mergeSurvivor" }),
         ),
     ]
 }

@@ -112,6 +112,9 @@ const VALUE_TYPES: &[&str] = &[
     "AuthPayload",
     // A token handed out once; its row is never read back through the API.
     "PortalSession",
+    // What an erasure does (or did): computed, not a row.
+    "ErasurePlan",
+    "ErasureItem",
     "PageInfo",
     "QueryRoot",
     "MutationRoot",

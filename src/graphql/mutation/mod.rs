@@ -8,6 +8,7 @@ mod emails;
 mod insights;
 mod merge;
 mod portal;
+mod privacy;
 mod users;
 
 pub use auth::AuthMutation;
@@ -18,6 +19,7 @@ pub use emails::EmailMutation;
 pub use insights::InsightsMutation;
 pub use merge::MergeMutation;
 pub use portal::PortalMutation;
+pub use privacy::PrivacyMutation;
 pub use users::UserMutation;
 
 /// Every mutation.
@@ -31,5 +33,6 @@ pub struct MutationRoot(
     MergeMutation,
     InsightsMutation,
     PortalMutation,
+    PrivacyMutation,
     EmailMutation,
 );

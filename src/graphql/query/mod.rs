@@ -9,6 +9,7 @@ mod insights;
 mod insights_reports;
 mod merge;
 mod portal;
+mod privacy;
 mod users;
 
 pub use catalogue::CatalogueQuery;
@@ -20,6 +21,7 @@ pub use insights::InsightsQuery;
 pub use insights_reports::InsightsReportsQuery;
 pub use merge::MergeQuery;
 pub use portal::PortalQuery;
+pub use privacy::PrivacyQuery;
 pub use users::{UserConnection, UserConnectionFields, UserQuery};
 
 /// Every query.
@@ -34,5 +36,6 @@ pub struct QueryRoot(
     InsightsQuery,
     InsightsReportsQuery,
     PortalQuery,
+    PrivacyQuery,
     EmailQuery,
 );

@@ -12,6 +12,7 @@ pub mod insights;
 pub mod insights_reports;
 pub mod merge;
 pub mod portal;
+pub mod privacy;
 pub mod user;
 pub mod user_input;
 pub mod verification;

@@ -21,15 +21,17 @@ use uuid::Uuid;
 
 use super::ledger::{Counts, Seen};
 use super::row::{Attendee, LegacyBooking, LegacyPayment, Prepared};
+use crate::auth::rate_limit::RateLimiter;
 use crate::entities::enums::{
     BookingStatus, CourseType, ImportRowStatus, PaymentMethod, PaymentRecordStatus, PaymentStatus,
     RefundStatus, SessionStatus,
 };
 use crate::entities::{
-    booking, booking_attendee, course, course_session, import_row, payment, refund, user, venue,
+    booking, booking_attendee, course, course_session, erasure, import_row, payment, refund, user,
+    venue,
 };
 use crate::error::{AppError, AppResult};
-use crate::services::{bookings, customer_stats, customers, keys, references};
+use crate::services::{bookings, customer_stats, customers, keys, privacy, references};
 
 /// Most bound parameters in one statement: under SQLite's limit (32,766) and PostgreSQL's
 /// (65,535).
@@ -166,6 +168,37 @@ pub(super) struct RunState {
     sessions_created: HashSet<(Uuid, String, NaiveDate)>,
     /// Names of the venues this run created, for the summary.
     pub venue_names: Vec<String>,
+    /// Customers erased on request, whose rows are skipped.
+    erased: Erased,
+}
+
+/// The keyed hashes of the emails of customers erased on request.
+pub(super) struct Erased {
+    hasher: RateLimiter,
+    hashes: HashSet<String>,
+}
+
+impl Erased {
+    /// Every erased email's hash (one short row per erased profile).
+    pub async fn load(conn: &impl ConnectionTrait, hasher: RateLimiter) -> AppResult<Self> {
+        let hashes = erasure::Entity::find()
+            .select_only()
+            .column(erasure::Column::EmailHash)
+            .into_tuple::<String>()
+            .all(conn)
+            .await?
+            .into_iter()
+            .collect();
+        Ok(Self { hasher, hashes })
+    }
+
+    /// Whether `email` belongs to an erased customer.
+    fn contains(&self, email: &str) -> bool {
+        !self.hashes.is_empty()
+            && self
+                .hashes
+                .contains(&privacy::erased_email_hash(&self.hasher, email))
+    }
 }
 
 impl RunState {
@@ -174,8 +207,10 @@ impl RunState {
         source: String,
         seen: HashMap<String, Seen>,
         catalogue: Catalogue,
+        erased: Erased,
     ) -> Self {
         Self {
+            erased,
             job_id,
             source,
             seen,
@@ -287,6 +322,15 @@ pub(super) async fn apply(
                 outcome[i] = Some(Decision::new(
                     ImportRowStatus::Failed,
                     Some(reason.clone()),
+                    None,
+                    None,
+                ))
+            }
+            // A customer erased on request is not brought back.
+            Ok(row) if st.erased.contains(&row.contact.email) => {
+                outcome[i] = Some(Decision::new(
+                    ImportRowStatus::Skipped,
+                    Some("erased".into()),
                     None,
                     None,
                 ))

@@ -26,6 +26,7 @@ mod file;
 mod ledger;
 mod row;
 
+use crate::auth::rate_limit::RateLimiter;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
@@ -61,14 +62,19 @@ pub struct Options {
     pub dry_run: bool,
     /// Rows per transaction.
     pub chunk_size: usize,
+    /// The service's keyed hash, to recognise the emails of customers erased on request
+    /// (their rows are SKIPPED, reason `erased`).
+    pub hasher: RateLimiter,
 }
 
-impl Default for Options {
-    fn default() -> Self {
+impl Options {
+    /// The defaults (source `legacy`, the default chunk), with the service's keyed hash.
+    pub fn new(hasher: RateLimiter) -> Self {
         Self {
             source: DEFAULT_SOURCE.into(),
             dry_run: false,
             chunk_size: DEFAULT_CHUNK_SIZE,
+            hasher,
         }
     }
 }
@@ -239,8 +245,14 @@ async fn import_rows(
     let mut done = started.done.len() as u64;
     progress(Progress { done, total });
     let catalogue = chunk::Catalogue::load(db).await?;
-    let mut state =
-        chunk::RunState::new(started.job.id, source.to_string(), started.seen, catalogue);
+    let erased = chunk::Erased::load(db, options.hasher.clone()).await?;
+    let mut state = chunk::RunState::new(
+        started.job.id,
+        source.to_string(),
+        started.seen,
+        catalogue,
+        erased,
+    );
     let skip = started.done;
 
     // Two chunks in flight at most: the reader stays just ahead of the writer.

@@ -51,6 +51,8 @@ pub const KEPT_COLUMNS: &[(&str, &str)] = &[
     ("audit_logs", "actor_id"),
     ("auth_sessions", "user_id"),
     ("portal_sessions", "user_id"),
+    // An erasure stays with the profile it erased.
+    ("erasures", "user_id"),
     ("user_merges", "survivor_id"),
     ("user_merges", "merged_by_id"),
     ("user_merges", "undone_by_id"),
