@@ -6,6 +6,7 @@ mod catalogue;
 mod duplicates;
 mod emails;
 mod insights;
+mod login_sessions;
 mod merge;
 mod portal;
 mod users;
@@ -16,6 +17,7 @@ pub use catalogue::CatalogueMutation;
 pub use duplicates::DuplicateMutation;
 pub use emails::EmailMutation;
 pub use insights::InsightsMutation;
+pub use login_sessions::LoginSessionMutation;
 pub use merge::MergeMutation;
 pub use portal::PortalMutation;
 pub use users::UserMutation;
@@ -32,4 +34,5 @@ pub struct MutationRoot(
     InsightsMutation,
     PortalMutation,
     EmailMutation,
+    LoginSessionMutation,
 );
