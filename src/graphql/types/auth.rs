@@ -32,8 +32,7 @@ impl From<Issued> for AuthPayload {
     }
 }
 
-/// One of a person's active login sessions: a login on one device, kept alive by its
-/// refresh token. Ending it signs that device out at once.
+/// One active login session (`services::login_sessions`), as the caller sees it.
 pub struct LoginSession {
     session: login_sessions::LoginSession,
     current: bool,
@@ -47,6 +46,8 @@ impl LoginSession {
     }
 }
 
+/// One of a person's active login sessions: a login on one device, kept alive by its
+/// refresh token. Ending it signs that device out at once.
 #[Object]
 impl LoginSession {
     /// The session's id (for `endLoginSession`).
