@@ -87,6 +87,20 @@ impl RequestContext {
         }
     }
 
+    /// The login session (refresh-token family) the request speaks for: the caller's, or
+    /// else the one this request started.
+    pub fn session_family(&self) -> Option<Uuid> {
+        match &self.caller {
+            Caller::User(p) => Some(p.session_family),
+            Caller::Customer(_) => None,
+            Caller::Anonymous | Caller::InvalidToken => self
+                .issued
+                .lock()
+                .ok()
+                .and_then(|p| p.as_ref().map(|p| p.session_family)),
+        }
+    }
+
     /// Who is reading: the caller (a portal session reads as its customer), or else the
     /// user of a session this request started.
     pub fn viewer(&self) -> Option<Viewer> {

@@ -16,6 +16,7 @@ pub mod history;
 pub mod insights;
 pub mod keys;
 pub mod legacy_import;
+pub mod login_sessions;
 pub mod matching;
 pub mod merge;
 pub mod pages;

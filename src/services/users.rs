@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::auth::password;
 use crate::db::begin_write;
 use crate::entities::enums::{ContactMethod, CustomerType, NoteType, Role, UserStatus};
-use crate::entities::{auth_session, positional, user, user_note};
+use crate::entities::{positional, user, user_note};
 use crate::error::{AppError, AppResult};
 use crate::services::audit::{self, Activity, Actor};
 use crate::services::duplicates;
@@ -429,27 +429,15 @@ async fn keep_an_admin(conn: &impl ConnectionTrait, user: &user::Model) -> AppRe
     Ok(())
 }
 
-/// Ends every login session of a user.
+/// Ends every login session of a user; returns how many were active (see
+/// `login_sessions::revoke_user_families`).
 #[tracing::instrument(skip_all, fields(%user_id))]
 pub async fn revoke_sessions(
     conn: &impl ConnectionTrait,
     user_id: Uuid,
     reason: &str,
-) -> AppResult<()> {
-    auth_session::Entity::update_many()
-        .col_expr(
-            auth_session::Column::RevokedAt,
-            sea_orm::sea_query::Expr::value(Utc::now()),
-        )
-        .col_expr(
-            auth_session::Column::RevokedReason,
-            sea_orm::sea_query::Expr::value(reason),
-        )
-        .filter(auth_session::Column::UserId.eq(user_id))
-        .filter(auth_session::Column::RevokedAt.is_null())
-        .exec(conn)
-        .await?;
-    Ok(())
+) -> AppResult<u64> {
+    crate::services::login_sessions::revoke_user_families(conn, user_id, None, reason).await
 }
 
 /// `createUser`.

@@ -22,6 +22,7 @@ mod import;
 mod insights;
 mod insights_reports;
 mod layering;
+mod login_sessions;
 mod lookahead;
 mod merge;
 mod money;

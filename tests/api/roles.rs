@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use chrono::Utc;
 use rft_users::auth::rate_limit::Limit;
+use rft_users::auth::tokens::digest;
 use rft_users::entities::enums::{ImportJobStatus, Role};
 use rft_users::entities::{import_job, user, user_merge, user_note};
 use rft_users::services::audit::Actor;
@@ -81,6 +82,10 @@ const MATRIX: &[(&str, [Outcome; 5])] = &[
     ("myProfile",      [Unauthenticated, Forbidden, Forbidden, Forbidden, Allowed]),
     ("updateMyProfile", [Unauthenticated, Forbidden, Forbidden, Forbidden, Allowed]),
     ("endPortalSession", [Unauthenticated, Forbidden, Forbidden, Forbidden, Allowed]),
+    ("myLoginSessions", [Unauthenticated, Allowed,   Allowed,   Allowed,   Forbidden]),
+    ("endLoginSession", [Unauthenticated, Allowed,   Allowed,   Allowed,   Forbidden]),
+    ("endOtherLoginSessions", [Unauthenticated, Allowed, Allowed, Allowed,   Forbidden]),
+    ("endUserLoginSessions", [Unauthenticated, Forbidden, Forbidden, Allowed, Forbidden]),
     ("exportUserData", [Unauthenticated, Forbidden, Forbidden, Allowed,   Forbidden]),
     ("exportMyData",   [Unauthenticated, Forbidden, Forbidden, Forbidden, Allowed]),
     ("erasurePreview", [Unauthenticated, Forbidden, Forbidden, Allowed,   Forbidden]),
@@ -252,6 +257,26 @@ fn operations() -> Vec<(&'static str, &'static str, Value)> {
             json!({}),
         ),
         (
+            "myLoginSessions",
+            "{ myLoginSessions { id device current } }",
+            json!({}),
+        ),
+        (
+            "endLoginSession",
+            "mutation($id: UUID!) { endLoginSession(id: $id) }",
+            json!({ "id": "@ownLoginSession" }),
+        ),
+        (
+            "endOtherLoginSessions",
+            "mutation { endOtherLoginSessions }",
+            json!({}),
+        ),
+        (
+            "endUserLoginSessions",
+            "mutation($id: UUID!) { endUserLoginSessions(userId: $id) }",
+            json!({ "id": "@loginee" }),
+        ),
+        (
             "exportUserData",
             "query($id: UUID!) { exportUserData(userId: $id) }",
             json!({ "id": "@customerId" }),
@@ -368,6 +393,16 @@ impl World {
         }
     }
 
+    /// The user a staff or customer caller is (none for anonymous and portal callers).
+    fn user_of(&self, caller: Caller) -> Option<&user::Model> {
+        match caller {
+            Caller::Customer => Some(&self.customer),
+            Caller::Instructor => Some(&self.instructor.0),
+            Caller::Admin => Some(&self.admin.0),
+            Caller::Anonymous | Caller::Portal => None,
+        }
+    }
+
     /// A fresh session for the caller (so that `logout` in one row cannot affect another).
     async fn token(&self, app: &TestApp, caller: Caller) -> Option<String> {
         let u = match caller {
@@ -406,6 +441,18 @@ impl World {
                     Some("@loginEmail") => json!(self.loginee.0.email),
                     Some("@loginPassword") => json!(self.loginee.1),
                     Some("@refreshToken") => json!(app.session_for(&self.loginee.0).await.1),
+                    Some("@loginee") => json!(self.loginee.0.id),
+                    // Another login session of the caller's own (none for the others: any
+                    // id will do, they are refused before it is looked at).
+                    Some("@ownLoginSession") => match self.user_of(caller) {
+                        Some(u) => {
+                            let (_, refresh) = app.session_for(u).await;
+                            let rows = app.sessions_of(u.id).await;
+                            let row = rows.iter().find(|r| r.token_hash == digest(&refresh));
+                            json!(row.expect("the new session's row").family_id)
+                        }
+                        None => json!(uuid::Uuid::now_v7()),
+                    },
                     Some("@mergeSurvivor") => json!(self.merge_survivor.id),
                     Some("@mergeDuplicate") => json!(self.merge_duplicate.id),
                     // The merge the admin's `mergeUsers` made (it runs first).

@@ -5,12 +5,14 @@
 mod companies;
 mod emails;
 mod insights;
+mod login_sessions;
 mod relations;
 mod user;
 
 pub use companies::{CompanyCustomersKey, CompanyCustomersLoader};
 pub use emails::{EmailsByUser, EmailsKey};
 pub use insights::{InsightsBundle, InsightsLoader, LatestFit};
+pub use login_sessions::LoginSessionsByUser;
 pub use relations::*;
 pub use user::{MergedFromLoader, UserLoader};
 
@@ -54,6 +56,7 @@ pub fn register(request: &mut Request, db: &DatabaseConnection) {
         AttendanceBySession,
         InsightsLoader,
         EmailsByUser,
+        LoginSessionsByUser,
     );
 }
 

@@ -6,6 +6,7 @@ mod catalogue;
 mod duplicates;
 mod emails;
 mod insights;
+mod login_sessions;
 mod merge;
 mod portal;
 mod privacy;
@@ -17,6 +18,7 @@ pub use catalogue::CatalogueMutation;
 pub use duplicates::DuplicateMutation;
 pub use emails::EmailMutation;
 pub use insights::InsightsMutation;
+pub use login_sessions::LoginSessionMutation;
 pub use merge::MergeMutation;
 pub use portal::PortalMutation;
 pub use privacy::PrivacyMutation;
@@ -35,4 +37,5 @@ pub struct MutationRoot(
     PortalMutation,
     PrivacyMutation,
     EmailMutation,
+    LoginSessionMutation,
 );

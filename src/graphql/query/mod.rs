@@ -7,6 +7,7 @@ mod emails;
 mod imports;
 mod insights;
 mod insights_reports;
+mod login_sessions;
 mod merge;
 mod portal;
 mod privacy;
@@ -19,6 +20,7 @@ pub use emails::EmailQuery;
 pub use imports::ImportQuery;
 pub use insights::InsightsQuery;
 pub use insights_reports::InsightsReportsQuery;
+pub use login_sessions::LoginSessionQuery;
 pub use merge::MergeQuery;
 pub use portal::PortalQuery;
 pub use privacy::PrivacyQuery;
@@ -38,4 +40,5 @@ pub struct QueryRoot(
     PortalQuery,
     PrivacyQuery,
     EmailQuery,
+    LoginSessionQuery,
 );

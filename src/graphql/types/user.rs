@@ -19,11 +19,13 @@ use crate::graphql::connection;
 use crate::graphql::guard::{UserFieldGuard, request_context};
 use crate::graphql::loaders::{
     BookingBundle, BookingsByUser, BookingsPageKey, CertificatesByUser, EmailsByUser, EmailsKey,
-    InsightsLoader, MergedFromLoader, PaymentsByUser, UserLoader, certificate_expiries, full_row,
+    InsightsLoader, LoginSessionsByUser, MergedFromLoader, PaymentsByUser, UserLoader,
+    certificate_expiries, full_row,
 };
 use crate::graphql::lookahead::{
     CERTIFICATE_LIGHT_FIELDS, booking_extras, reads_beyond, shared_page_args,
 };
+use crate::graphql::types::auth::LoginSession;
 use crate::graphql::types::booking::{Booking, Certificate, Payment};
 use crate::graphql::types::email::EmailMessage;
 use crate::graphql::types::enums::{ContactMethod, CustomerType, NoteType, Role, UserStatus};
@@ -517,6 +519,22 @@ impl User {
             .map_err(loader_error)?
             .unwrap_or_default();
         Ok(rows.into_iter().map(EmailMessage).collect())
+    }
+    /// The user's active login sessions, most recently used first: where and on what
+    /// device they are signed in (admin only; `endUserLoginSessions` ends them all).
+    #[graphql(guard = "UserFieldGuard::admin_only()")]
+    async fn login_sessions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<LoginSession>> {
+        let rows = ctx
+            .data_unchecked::<DataLoader<LoginSessionsByUser>>()
+            .load_one(self.user_id())
+            .await
+            .map_err(loader_error)?
+            .unwrap_or_default();
+        let current = request_context(ctx).session_family();
+        Ok(rows
+            .into_iter()
+            .map(|s| LoginSession::new(s, current))
+            .collect())
     }
     /// The user's activity log, newest first (admin only).
     #[graphql(
