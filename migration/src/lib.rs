@@ -37,7 +37,7 @@ mod m20261204_000053_index_payment_and_refund_times;
 mod m20261205_000061_create_rate_limit_buckets;
 mod m20261205_000062_create_portal_sessions;
 mod m20261205_000071_create_email_logs;
-mod m20261206_000081_create_erasures;
+mod m20261206_000083_create_erasures;
 
 /// Runs all of the crate's migrations in order.
 pub struct Migrator;
@@ -75,7 +75,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000061_create_rate_limit_buckets::Migration),
             Box::new(m20261205_000062_create_portal_sessions::Migration),
             Box::new(m20261205_000071_create_email_logs::Migration),
-            Box::new(m20261206_000081_create_erasures::Migration),
+            Box::new(m20261206_000083_create_erasures::Migration),
         ]
     }
 }
