@@ -3,12 +3,14 @@
 //! completes a [`Partial`] row through them.
 
 mod companies;
+mod consents;
 mod emails;
 mod insights;
 mod relations;
 mod user;
 
 pub use companies::{CompanyCustomersKey, CompanyCustomersLoader};
+pub use consents::ConsentHistoryByUser;
 pub use emails::{EmailsByUser, EmailsKey};
 pub use insights::{InsightsBundle, InsightsLoader, LatestFit};
 pub use relations::*;
@@ -54,6 +56,7 @@ pub fn register(request: &mut Request, db: &DatabaseConnection) {
         AttendanceBySession,
         InsightsLoader,
         EmailsByUser,
+        ConsentHistoryByUser,
     );
 }
 
