@@ -254,11 +254,12 @@ async fn the_portal_records_the_customer_s_own_changes_and_shows_them_newest_fir
 #[tokio::test]
 async fn staff_changes_are_recorded_with_the_admin_as_actor() {
     let (app, admin, _) = shop().await;
-    let admin_id = app.user_row(uuid_of(
-        &app.gql_ok("{ me { id } }", json!({}), Some(&admin)).await["me"]["id"],
-    ))
-    .await
-    .id;
+    let admin_id = app
+        .user_row(uuid_of(
+            &app.gql_ok("{ me { id } }", json!({}), Some(&admin)).await["me"]["id"],
+        ))
+        .await
+        .id;
 
     // createUser: the consents the admin set are the first entries.
     let created = app
@@ -353,7 +354,11 @@ async fn preferences_are_set_in_the_portal_and_by_admins_and_a_bad_language_writ
                 Some(&token),
             )
             .await;
-        assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{bad:?}: {body:#}");
+        assert_eq!(
+            error_code(&body),
+            Some("BAD_USER_INPUT"),
+            "{bad:?}: {body:#}"
+        );
         assert_eq!(error_field(&body), Some("language"), "{body:#}");
         let body = app
             .gql(
@@ -362,7 +367,11 @@ async fn preferences_are_set_in_the_portal_and_by_admins_and_a_bad_language_writ
                 Some(&admin),
             )
             .await;
-        assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{bad:?}: {body:#}");
+        assert_eq!(
+            error_code(&body),
+            Some("BAD_USER_INPUT"),
+            "{bad:?}: {body:#}"
+        );
     }
     assert_eq!(app.user_row(zoe).await, before);
     assert!(rows_of(&app, zoe).await.is_empty());
@@ -409,7 +418,11 @@ async fn a_customer_sees_their_own_history_and_nobody_else_s() {
 
     // Her own, through the portal.
     let body = app
-        .gql_ok(&format!("{{ me {{ id {HISTORY} }} }}"), json!({}), Some(&token))
+        .gql_ok(
+            &format!("{{ me {{ id {HISTORY} }} }}"),
+            json!({}),
+            Some(&token),
+        )
         .await;
     assert_eq!(body["me"]["id"], json!(zoe.to_string()));
     assert_eq!(
@@ -423,7 +436,10 @@ async fn a_customer_sees_their_own_history_and_nobody_else_s() {
     assert!(!body.to_string().contains("SMS"), "{body:#}");
     // ...nor as an instructor, nor as another customer.
     let (_, instructor) = app
-        .logged_in(rft_users::entities::enums::Role::Instructor, "ian@example.com")
+        .logged_in(
+            rft_users::entities::enums::Role::Instructor,
+            "ian@example.com",
+        )
         .await;
     let body = history_as(&app, &instructor, nia).await;
     assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body:#}");
@@ -449,12 +465,7 @@ async fn a_customer_sees_their_own_history_and_nobody_else_s() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|e| {
-            !e["node"]["consentHistory"]
-                .as_array()
-                .unwrap()
-                .is_empty()
-        })
+        .filter(|e| !e["node"]["consentHistory"].as_array().unwrap().is_empty())
         .count();
     assert_eq!(with_history, 2, "{body:#}");
 }
