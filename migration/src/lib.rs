@@ -37,6 +37,8 @@ mod m20261204_000053_index_payment_and_refund_times;
 mod m20261205_000061_create_rate_limit_buckets;
 mod m20261205_000062_create_portal_sessions;
 mod m20261205_000071_create_email_logs;
+mod m20261206_000081_create_consent_events;
+mod m20261206_000082_add_user_preferences;
 mod m20261206_000083_create_erasures;
 
 /// Runs all of the crate's migrations in order.
@@ -75,6 +77,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000061_create_rate_limit_buckets::Migration),
             Box::new(m20261205_000062_create_portal_sessions::Migration),
             Box::new(m20261205_000071_create_email_logs::Migration),
+            Box::new(m20261206_000081_create_consent_events::Migration),
+            Box::new(m20261206_000082_add_user_preferences::Migration),
             Box::new(m20261206_000083_create_erasures::Migration),
         ]
     }
@@ -94,7 +98,7 @@ mod tests {
     };
 
     /// Every table the migrations create, in creation order.
-    const TABLES: [&str; 30] = [
+    const TABLES: [&str; 31] = [
         "users",
         "user_activity_logs",
         "user_notes",
@@ -124,6 +128,7 @@ mod tests {
         "rate_limit_buckets",
         "portal_sessions",
         "email_logs",
+        "consent_events",
         "erasures",
     ];
 
@@ -180,7 +185,8 @@ mod tests {
             count(
                 db,
                 "SELECT COUNT(*) FROM users WHERE role = 'customer' AND status = 'active' \
-                 AND country = 'UK' AND total_bookings = 0 AND total_spent_pence = 0"
+                 AND country = 'UK' AND total_bookings = 0 AND total_spent_pence = 0 \
+                 AND language = 'en-GB' AND reminder_frequency = 'before_expiry'"
             )
             .await?,
             1,
@@ -246,9 +252,30 @@ mod tests {
             count(db, "SELECT COUNT(legacy_reference) FROM bookings").await?,
             0
         );
-        // Back past the erasures, the outbox, the portal sessions, the rate-limit buckets, the insights'
+        assert_eq!(
+            count(
+                db,
+                "SELECT COUNT(language) + COUNT(reminder_frequency) FROM users"
+            )
+            .await?,
+            0
+        );
+        // Back past the erasures, the user preferences and the consent history: the
+        // columns go with them.
+        Migrator::down(db, Some(3)).await?;
+        assert!(
+            count(db, "SELECT COUNT(language) FROM users")
+                .await
+                .is_err()
+        );
+        assert!(
+            count(db, "SELECT COUNT(reminder_frequency) FROM users")
+                .await
+                .is_err()
+        );
+        // Then past the outbox, the portal sessions, the rate-limit buckets, the insights'
         // three migrations, the merge ledger's three and the import's three.
-        Migrator::down(db, Some(13)).await?;
+        Migrator::down(db, Some(12)).await?;
         assert!(
             count(db, "SELECT COUNT(legacy_reference) FROM bookings")
                 .await

@@ -444,3 +444,62 @@ pub enum EmailStatus {
     #[sea_orm(string_value = "not_sent")]
     NotSent,
 }
+
+/// A consent a person gives or withdraws, recorded in `consent_events`. Stored as
+/// `VARCHAR(30)`: the medical one's name is longer than the usual 20.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(30))")]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentKind {
+    /// Marketing email (`users.marketing_consent`).
+    #[sea_orm(string_value = "marketing")]
+    Marketing,
+    /// SMS messages (`users.sms_consent`).
+    #[sea_orm(string_value = "sms")]
+    Sms,
+    /// The newsletter (`users.newsletter_subscribed`).
+    #[sea_orm(string_value = "newsletter")]
+    Newsletter,
+    /// Showing medical and dietary notes to the session's instructor
+    /// (`users.share_medical_with_trainer`).
+    #[sea_orm(string_value = "share_medical_with_trainer")]
+    ShareMedicalWithTrainer,
+}
+
+/// Where a change of consent came from.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(20))")]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentSource {
+    /// A booking that created the customer (`createBooking`).
+    #[sea_orm(string_value = "booking")]
+    Booking,
+    /// The customer themself, in the portal (`updateMyProfile`).
+    #[sea_orm(string_value = "portal")]
+    Portal,
+    /// Staff (`createUser`, `updateUser`, a merge or its undo).
+    #[sea_orm(string_value = "admin")]
+    Admin,
+    /// The legacy import, creating the customer.
+    #[sea_orm(string_value = "import")]
+    Import,
+}
+
+/// Whether a person wants renewal reminders.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(20))")]
+#[serde(rename_all = "snake_case")]
+pub enum ReminderFrequency {
+    /// A reminder before a certificate expires (the default).
+    #[sea_orm(string_value = "before_expiry")]
+    BeforeExpiry,
+    /// No renewal reminders.
+    #[sea_orm(string_value = "never")]
+    Never,
+}

@@ -12,6 +12,7 @@ pub mod auth_session;
 pub mod booking;
 pub mod booking_attendee;
 pub mod certificate;
+pub mod consent_event;
 pub mod course;
 pub mod course_session;
 pub mod customer_insight;

@@ -85,6 +85,7 @@ not_null!(
     super::enums::UserStatus,
     super::enums::CustomerType,
     super::enums::ContactMethod,
+    super::enums::ReminderFrequency,
 );
 
 /// The columns of one row, read in order.
@@ -192,6 +193,8 @@ positional_model!(super::user::Model {
     sms_consent,
     newsletter_subscribed,
     preferred_contact_method,
+    language,
+    reminder_frequency,
     emergency_contact_name,
     emergency_contact_phone,
     emergency_contact_relationship,

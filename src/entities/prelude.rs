@@ -6,6 +6,7 @@ pub use super::auth_session::Entity as AuthSession;
 pub use super::booking::Entity as Booking;
 pub use super::booking_attendee::Entity as BookingAttendee;
 pub use super::certificate::Entity as Certificate;
+pub use super::consent_event::Entity as ConsentEvent;
 pub use super::course::Entity as Course;
 pub use super::course_session::Entity as CourseSession;
 pub use super::customer_insight::Entity as CustomerInsight;

@@ -2,7 +2,7 @@
 
 use sea_orm::entity::prelude::*;
 
-use super::enums::{ContactMethod, CustomerType, Role, UserStatus};
+use super::enums::{ContactMethod, CustomerType, ReminderFrequency, Role, UserStatus};
 
 /// A person known to the business: customer, admin or instructor, with contact,
 /// company, consent, medical and login details.
@@ -62,6 +62,11 @@ pub struct Model {
     pub sms_consent: bool,
     pub newsletter_subscribed: bool,
     pub preferred_contact_method: ContactMethod,
+    /// Preferred language, a BCP-47 tag (`en-GB`, the default).
+    #[sea_orm(column_type = "String(StringLen::N(35))")]
+    pub language: String,
+    /// Whether renewal reminders are wanted.
+    pub reminder_frequency: ReminderFrequency,
     #[sea_orm(column_type = "String(StringLen::N(100))", nullable)]
     pub emergency_contact_name: Option<String>,
     #[sea_orm(column_type = "String(StringLen::N(20))", nullable)]

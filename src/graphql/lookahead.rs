@@ -24,6 +24,7 @@ pub const USER_ID_FIELDS: &[&str] = &[
     "certificates",
     "mergedFrom",
     "insights",
+    "consentHistory",
 ];
 
 /// The fields of `Booking` that read only its keys (`booking::BookingKeys`): a page whose

@@ -12,11 +12,12 @@ use uuid::Uuid;
 
 use crate::db::begin_write;
 use crate::entities::booking::BookingKeys;
-use crate::entities::enums::{BookingStatus, PaymentStatus, SessionStatus};
+use crate::entities::enums::{BookingStatus, ConsentSource, PaymentStatus, SessionStatus};
 use crate::entities::partial::KeysOf;
 use crate::entities::{booking, booking_attendee, course, course_session, user};
 use crate::error::{AppError, AppResult};
 use crate::services::audit::{self, Activity, Actor};
+use crate::services::consents::{self, Consents};
 use crate::services::customers::{self, Contact};
 use crate::services::email::{self, Outbox};
 use crate::services::{customer_stats, duplicates, references, users, validate};
@@ -44,7 +45,8 @@ pub struct NewBooking {
     pub special_requirements: Option<String>,
 }
 
-/// Who is booking: the customer, found (or created) by email.
+/// Who is booking: the customer, found (or created) by email. The consents are a new
+/// customer's first choices; a known customer's are left as they are.
 #[derive(Debug, Clone)]
 pub struct BookingContact {
     pub first_name: String,
@@ -52,6 +54,7 @@ pub struct BookingContact {
     pub email: String,
     pub phone: Option<String>,
     pub company: Option<String>,
+    pub consents: Consents,
 }
 
 /// A person attending the session.
@@ -70,13 +73,14 @@ struct CleanBooking {
 
 fn clean(input: &NewBooking) -> AppResult<CleanBooking> {
     let c = &input.contact;
-    let contact = Contact::clean(
+    let mut contact = Contact::clean(
         &c.first_name,
         &c.last_name,
         &c.email,
         c.phone.as_deref(),
         c.company.as_deref(),
     )?;
+    contact.consents = c.consents;
     if input.attendees.is_empty() {
         return Err(AppError::bad_input(
             "attendees",
@@ -241,6 +245,16 @@ async fn find_or_create_customer(
         // Matching keys and candidate pairs, after the customer's row (lock order kept:
         // they touch only user_match_keys and duplicate_pairs).
         duplicates::refresh(conn, None, &found).await?;
+        // The consents the booking chose, as the first entries of the consent history.
+        consents::record(
+            conn,
+            actor,
+            ConsentSource::Booking,
+            found.id,
+            &Consents::default(),
+            &contact.consents,
+        )
+        .await?;
     }
     // The email of a merged profile books for its survivor (docs/ARCHITECTURE.md, "Merged
     // users"), whose row is locked in turn.

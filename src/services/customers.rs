@@ -14,10 +14,12 @@ use uuid::Uuid;
 
 use crate::entities::{positional, user};
 use crate::error::{AppError, AppResult};
+use crate::services::consents::Consents;
 use crate::services::{duplicates, keys, users, validate};
 
 /// Contact details of whoever is booking, checked and normalised: the email trimmed and
-/// lowercased, texts trimmed, blank optional fields `None`.
+/// lowercased, texts trimmed, blank optional fields `None`; and the consents they chose,
+/// which a new customer starts with (a known customer's are never changed by a booking).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Contact {
     pub email: String,
@@ -25,6 +27,7 @@ pub struct Contact {
     pub last_name: String,
     pub phone: Option<String>,
     pub company: Option<String>,
+    pub consents: Consents,
 }
 
 impl Contact {
@@ -43,12 +46,13 @@ impl Contact {
             last_name: validate::required("contact.lastName", last_name, 100)?,
             phone: validate::phone("contact.phone", phone)?,
             company: validate::optional("contact.company", company, 255)?,
+            consents: Consents::default(),
         })
     }
 }
 
-/// A new customer row for `contact`: role customer, no password, the schema's defaults,
-/// customer since `customer_since`. Counters start at zero; the writer that adds the
+/// A new customer row for `contact`: role customer, no password, the schema's defaults
+/// but for the consents the contact chose, customer since `customer_since`. Counters start at zero; the writer that adds the
 /// customer's first booking brings them up to date.
 pub fn new_customer(
     contact: &Contact,
@@ -64,6 +68,7 @@ pub fn new_customer(
     );
     fresh.phone = contact.phone.clone();
     fresh.company_name = contact.company.clone();
+    contact.consents.apply_to(&mut fresh);
     fresh.customer_since = Some(customer_since);
     fresh.created_by_id = created_by_id;
     users::refresh_derived(&mut fresh);

@@ -7,6 +7,7 @@ pub mod bookings;
 pub mod bootstrap;
 pub mod catalogue;
 pub mod certificates;
+pub mod consents;
 pub mod customer_stats;
 pub mod customers;
 pub mod demo;

@@ -24,7 +24,7 @@ use uuid::Uuid;
 
 use crate::auth::{CustomerPrincipal, tokens};
 use crate::db::begin_write;
-use crate::entities::enums::{ContactMethod, Role, UserStatus};
+use crate::entities::enums::{ConsentSource, ContactMethod, ReminderFrequency, Role, UserStatus};
 use crate::entities::{booking, portal_session, user};
 use crate::error::{AppError, AppResult};
 use crate::services::audit::{self, Actor};
@@ -262,6 +262,9 @@ pub struct MyProfileChanges {
     pub sms_consent: Option<bool>,
     pub newsletter_subscribed: Option<bool>,
     pub preferred_contact_method: Option<ContactMethod>,
+    /// A language tag, checked by `validate::language`.
+    pub language: Option<String>,
+    pub reminder_frequency: Option<ReminderFrequency>,
 }
 
 impl From<MyProfileChanges> for ProfilePatch {
@@ -285,6 +288,8 @@ impl From<MyProfileChanges> for ProfilePatch {
             sms_consent: c.sms_consent,
             newsletter_subscribed: c.newsletter_subscribed,
             preferred_contact_method: c.preferred_contact_method,
+            language: c.language,
+            reminder_frequency: c.reminder_frequency,
             ..Self::default()
         }
     }
@@ -307,6 +312,7 @@ pub async fn update_profile(
     let writer = ProfileWriter {
         action: "user.update_by_customer",
         activity_type: "profile_updated_by_customer",
+        consent_source: ConsentSource::Portal,
     };
     let Some(updated) = users::save_changes(&txn, actor, &before, after, writer).await? else {
         return Ok(before);

@@ -10,16 +10,22 @@ use uuid::Uuid;
 
 use crate::auth::password;
 use crate::db::begin_write;
-use crate::entities::enums::{ContactMethod, CustomerType, NoteType, Role, UserStatus};
+use crate::entities::enums::{
+    ConsentSource, ContactMethod, CustomerType, NoteType, ReminderFrequency, Role, UserStatus,
+};
 use crate::entities::{positional, user, user_note};
 use crate::error::{AppError, AppResult};
 use crate::services::audit::{self, Activity, Actor};
+use crate::services::consents::{self, Consents};
 use crate::services::duplicates;
 use crate::services::patch::Patch;
 use crate::services::validate;
 
 /// Longest note accepted, in characters.
 pub const MAX_NOTE_CHARS: usize = 10_000;
+
+/// The language a new profile starts with.
+pub const DEFAULT_LANGUAGE: &str = "en-GB";
 
 /// Profile fields shared by [`NewUser`] and [`UserChanges`], as the client sent them
 /// (each is checked when applied). `None` and [`Patch::Unchanged`] leave a field alone.
@@ -43,6 +49,9 @@ pub struct ProfilePatch {
     pub sms_consent: Option<bool>,
     pub newsletter_subscribed: Option<bool>,
     pub preferred_contact_method: Option<ContactMethod>,
+    /// A language tag, checked by `validate::language`.
+    pub language: Option<String>,
+    pub reminder_frequency: Option<ReminderFrequency>,
     pub emergency_contact_name: Patch<String>,
     pub emergency_contact_phone: Patch<String>,
     pub emergency_contact_relationship: Patch<String>,
@@ -51,6 +60,18 @@ pub struct ProfilePatch {
     pub dietary_requirements: Patch<String>,
     pub share_medical_with_trainer: Option<bool>,
     pub admin_notes: Patch<String>,
+}
+
+impl ProfilePatch {
+    /// The consents this patch sets.
+    pub fn consents(&self) -> Consents {
+        Consents {
+            marketing: self.marketing_consent,
+            sms: self.sms_consent,
+            newsletter: self.newsletter_subscribed,
+            share_medical_with_trainer: self.share_medical_with_trainer,
+        }
+    }
 }
 
 /// A new user, for [`create`]. No `Debug`: it carries a password.
@@ -123,6 +144,8 @@ pub fn blank(
         sms_consent: false,
         newsletter_subscribed: true,
         preferred_contact_method: ContactMethod::Email,
+        language: DEFAULT_LANGUAGE.into(),
+        reminder_frequency: ReminderFrequency::BeforeExpiry,
         emergency_contact_name: None,
         emergency_contact_phone: None,
         emergency_contact_relationship: None,
@@ -251,6 +274,12 @@ pub fn apply_profile(
     }
     if let Some(v) = p.preferred_contact_method {
         m.preferred_contact_method = v;
+    }
+    if let Some(v) = &p.language {
+        m.language = validate::language("language", v)?;
+    }
+    if let Some(v) = p.reminder_frequency {
+        m.reminder_frequency = v;
     }
     set_text(
         "emergencyContactName",
@@ -476,6 +505,16 @@ pub async fn create(
     ensure_email_free(&txn, &m.email, None).await?;
     let created = insert(&txn, m).await?;
     tracing::Span::current().record("user_id", tracing::field::display(created.id));
+    // The consents the admin set, as the profile's first entries in its consent history.
+    consents::record(
+        &txn,
+        actor,
+        ConsentSource::Admin,
+        created.id,
+        &Consents::default(),
+        &input.profile.consents(),
+    )
+    .await?;
     audit::record(
         &txn,
         actor,
@@ -582,6 +621,7 @@ pub async fn update(
         ProfileWriter {
             action: "user.update",
             activity_type: "profile_updated",
+            consent_source: ConsentSource::Admin,
         },
     )
     .await?
@@ -592,17 +632,20 @@ pub async fn update(
     Ok(updated)
 }
 
-/// How a profile change is recorded: the audit action and the activity type.
+/// How a profile change is recorded: the audit action, the activity type and the source
+/// of any consent it changes.
 #[derive(Debug, Clone, Copy)]
 pub struct ProfileWriter {
     pub action: &'static str,
     pub activity_type: &'static str,
+    pub consent_source: ConsentSource,
 }
 
 /// Writes a changed profile in the caller's transaction: its derived columns, the changed
-/// columns only, its matching keys (`duplicates::refresh`), the audit row (`{field:
-/// {before, after}}`, medical text masked) and an activity entry naming the fields.
-/// `None` when nothing changed (and nothing was written).
+/// columns only, its matching keys (`duplicates::refresh`), a consent history row per
+/// consent changed (`consents::record`), the audit row (`{field: {before, after}}`,
+/// medical text masked) and an activity entry naming the fields. `None` when nothing
+/// changed (and nothing was written).
 pub async fn save_changes(
     txn: &impl ConnectionTrait,
     actor: &Actor,
@@ -625,6 +668,7 @@ pub async fn save_changes(
         other => other,
     })?;
     duplicates::refresh(txn, Some(before), &updated).await?;
+    consents::record_change(txn, actor, writer.consent_source, before, &updated).await?;
     let changes = audit::changes(Some(before), Some(&updated));
     audit::record(
         txn,

@@ -139,3 +139,82 @@ mod tests {
         assert_eq!(optional("city", Some("  "), 10).unwrap(), None);
     }
 }
+
+/// Checks a language tag, BCP-47 style, and returns it in its usual case (`en-GB`,
+/// `zh-Hant-TW`, `cy`): a 2 or 3 letter language, then optional subtags (a 4 letter
+/// script, a 2 letter or 3 digit region, 5 to 8 character variants), at most 35
+/// characters. Anything else (`english`, `en_GB!`, blank) is BAD_USER_INPUT.
+pub fn language(field: &str, raw: &str) -> AppResult<String> {
+    let bad = || {
+        AppError::bad_input(
+            field,
+            format!("{field} must be a language tag such as en-GB, cy or pl"),
+        )
+    };
+    let raw = raw.trim();
+    if raw.is_empty() || raw.len() > 35 || !raw.is_ascii() {
+        return Err(bad());
+    }
+    let mut parts = raw.split('-');
+    let primary = parts.next().unwrap_or_default();
+    if !(2..=3).contains(&primary.len()) || !primary.chars().all(|c| c.is_ascii_alphabetic()) {
+        return Err(bad());
+    }
+    let mut out = primary.to_ascii_lowercase();
+    for part in parts {
+        let alpha = part.chars().all(|c| c.is_ascii_alphabetic());
+        let digits = part.chars().all(|c| c.is_ascii_digit());
+        let alnum = part.chars().all(|c| c.is_ascii_alphanumeric());
+        let subtag = match part.len() {
+            2 if alpha => part.to_ascii_uppercase(),
+            3 if digits => part.to_string(),
+            4 if alpha => {
+                let lower = part.to_ascii_lowercase();
+                lower[..1].to_ascii_uppercase() + &lower[1..]
+            }
+            4 if alnum && part.starts_with(|c: char| c.is_ascii_digit()) => {
+                part.to_ascii_lowercase()
+            }
+            5..=8 if alnum => part.to_ascii_lowercase(),
+            _ => return Err(bad()),
+        };
+        out.push('-');
+        out.push_str(&subtag);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod language_tests {
+    use super::language;
+
+    #[test]
+    fn language_tags_are_checked_and_put_in_their_usual_case() {
+        for (raw, want) in [
+            ("en-GB", "en-GB"),
+            ("en-gb", "en-GB"),
+            (" cy ", "cy"),
+            ("zh-hant-tw", "zh-Hant-TW"),
+            ("es-419", "es-419"),
+            ("de-CH-1996", "de-CH-1996"),
+            ("sl-rozaj", "sl-rozaj"),
+        ] {
+            assert_eq!(language("language", raw).unwrap(), want, "{raw}");
+        }
+        for raw in [
+            "",
+            "e",
+            "english",
+            "en_GB",
+            "en-",
+            "en--GB",
+            "en-G",
+            "12",
+            "en-GB!",
+            "ẽn",
+            "en-abcdefghi",
+        ] {
+            assert!(language("language", raw).is_err(), "{raw:?} accepted");
+        }
+    }
+}

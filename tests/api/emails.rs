@@ -463,7 +463,7 @@ async fn issuing_certificates_queues_a_certificate_ready_email() {
 
 /// A customer holding a certificate that expires in `days`, with or without marketing
 /// consent; returns the customer and the certificate.
-async fn holder(
+pub(crate) async fn holder(
     app: &TestApp,
     session: Uuid,
     email: &str,

@@ -60,7 +60,7 @@ async fn import(app: &TestApp, file: &Path, args: &[&str]) -> Output {
 }
 
 /// An import that must finish: exit 0, every row accounted for.
-async fn import_ok(app: &TestApp, file: &Path, args: &[&str]) -> String {
+pub(crate) async fn import_ok(app: &TestApp, file: &Path, args: &[&str]) -> String {
     let out = import(app, file, args).await;
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
@@ -1207,14 +1207,14 @@ async fn admins_see_imports_through_the_api_and_download_rows_as_csv() {
 }
 
 /// A file of a few rows written for one test.
-fn file_of(rows: &[Value]) -> tempfile::NamedTempFile {
+pub(crate) fn file_of(rows: &[Value]) -> tempfile::NamedTempFile {
     let f = tempfile::NamedTempFile::new().unwrap();
     let lines: Vec<String> = rows.iter().map(Value::to_string).collect();
     std::fs::write(f.path(), format!("[\n{}\n]\n", lines.join(",\n"))).unwrap();
     f
 }
 
-fn legacy_row(id: &str, email: &str) -> Value {
+pub(crate) fn legacy_row(id: &str, email: &str) -> Value {
     json!({
         "id": id, "bookingReference": format!("RFT-2022-{id}"), "courseType": "EFAW",
         "courseName": "Emergency First Aid at Work", "sessionDate": "2022-03-01",

@@ -10,6 +10,7 @@ mod booking_pages;
 mod bookings;
 mod certificates;
 mod concurrency;
+mod consents;
 mod customer_stats;
 mod duplicates;
 mod emails;

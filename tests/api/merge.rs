@@ -125,12 +125,14 @@ async fn snapshot(app: &TestApp) -> Snapshot {
 }
 
 /// The tables only the merge's own bookkeeping adds rows to (and which an undo leaves):
-/// the ledger and the audit trail.
-const LEDGER_TABLES: [&str; 4] = [
+/// the ledger, the audit trail, and the consent history (a merge that changes the
+/// survivor's consents records it, and so does its undo that changes them back).
+const LEDGER_TABLES: [&str; 5] = [
     "user_merges",
     "user_merge_members",
     "user_merge_moves",
     "audit_logs",
+    "consent_events",
 ];
 
 /// Asserts that `after` holds every row of `before` exactly, ignoring only the
@@ -501,6 +503,16 @@ async fn merge_moves_every_kind_of_row_and_the_totals_are_the_sum_of_the_parts()
         Some(&shop.admin),
     )
     .await;
+    // Consent history: marketing given, then withdrawn (so the merge changes no consent of
+    // the survivor, and adds no history of its own).
+    for consent in [true, false] {
+        app.gql_ok(
+            "mutation($id: UUID!, $c: Boolean!) { updateUser(id: $id, input: { marketingConsent: $c }) { id } }",
+            json!({ "id": dup, "c": consent }),
+            Some(&shop.admin),
+        )
+        .await;
+    }
     app.move_session(shop.sessions[1], -1).await;
     let attendee = booking_attendee::Entity::find()
         .filter(booking_attendee::Column::BookingId.eq(d_second))

@@ -3,6 +3,7 @@
 //! completes a [`Partial`] row through them.
 
 mod companies;
+mod consents;
 mod emails;
 mod insights;
 mod login_sessions;
@@ -10,6 +11,7 @@ mod relations;
 mod user;
 
 pub use companies::{CompanyCustomersKey, CompanyCustomersLoader};
+pub use consents::ConsentHistoryByUser;
 pub use emails::{EmailsByUser, EmailsKey};
 pub use insights::{InsightsBundle, InsightsLoader, LatestFit};
 pub use login_sessions::LoginSessionsByUser;
@@ -57,6 +59,7 @@ pub fn register(request: &mut Request, db: &DatabaseConnection) {
         InsightsLoader,
         EmailsByUser,
         LoginSessionsByUser,
+        ConsentHistoryByUser,
     );
 }
 

@@ -16,8 +16,9 @@ pub struct EmailMutation;
 #[Object]
 impl EmailMutation {
     /// Queues a renewal reminder for each certificate expiring from today to `withinDays`
-    /// ahead whose holder agreed to marketing and has not booked that kind of course again
-    /// (the `renewalsDue` list), in one transaction (admin only). Each certificate gets one
+    /// ahead whose holder agreed to marketing, has not booked that kind of course again
+    /// (the `renewalsDue` list) and has not asked for no reminders (`reminderFrequency:
+    /// NEVER`), in one transaction (admin only). Each certificate gets one
     /// reminder per window: running it again with the same window queues nothing new.
     /// BAD_USER_INPUT for a window outside 0 to 3650 days.
     #[graphql(guard = "RoleGuard::admin()")]

@@ -108,6 +108,7 @@ impl InsightsReportsQuery {
             within_days,
             course_type: course_type.map(Into::into),
             marketing_consent_only: marketing_consent_only.unwrap_or(true),
+            wants_reminders_only: false,
         };
         let page = renewals::due(db, &query, first, after.as_deref()).await?;
         let mut connection = Connection::with_additional_fields(

@@ -6,6 +6,7 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use crate::services::bookings;
+use crate::services::consents::Consents;
 
 /// Who is booking: the customer, found (or created) by email.
 #[derive(Debug, Clone, InputObject)]
@@ -20,6 +21,14 @@ pub struct BookingContactInput {
     pub phone: Option<String>,
     /// Company, for corporate bookings.
     pub company: Option<String>,
+    /// Consent to marketing email, as ticked on the booking form. Like the two below, it
+    /// is a new customer's first choice (recorded in their consent history, source
+    /// BOOKING); a known customer's consents are left as they are.
+    pub marketing_consent: Option<bool>,
+    /// Consent to SMS messages, as ticked on the booking form (new customers only).
+    pub sms_consent: Option<bool>,
+    /// Subscribed to the newsletter, as ticked on the booking form (new customers only).
+    pub newsletter_subscribed: Option<bool>,
 }
 
 /// A person attending the session.
@@ -70,6 +79,12 @@ impl From<CreateBookingInput> for bookings::NewBooking {
                 email: c.email,
                 phone: c.phone,
                 company: c.company,
+                consents: Consents {
+                    marketing: c.marketing_consent,
+                    sms: c.sms_consent,
+                    newsletter: c.newsletter_subscribed,
+                    share_medical_with_trainer: None,
+                },
             },
             attendees: i
                 .attendees

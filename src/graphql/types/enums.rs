@@ -48,6 +48,44 @@ pub enum ContactMethod {
     Sms,
 }
 
+/// Whether a person wants renewal reminders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+#[graphql(remote = "crate::entities::enums::ReminderFrequency")]
+pub enum ReminderFrequency {
+    /// A reminder before a certificate expires (the default).
+    BeforeExpiry,
+    /// No renewal reminders.
+    Never,
+}
+
+/// A consent a person gives or withdraws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+#[graphql(remote = "crate::entities::enums::ConsentKind")]
+pub enum ConsentKind {
+    /// Marketing email.
+    Marketing,
+    /// SMS messages.
+    Sms,
+    /// The newsletter.
+    Newsletter,
+    /// Showing medical and dietary notes to the session's instructor.
+    ShareMedicalWithTrainer,
+}
+
+/// Where a change of consent came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+#[graphql(remote = "crate::entities::enums::ConsentSource")]
+pub enum ConsentSource {
+    /// The booking that created the customer.
+    Booking,
+    /// The customer themself, in the portal.
+    Portal,
+    /// Staff: creating or changing the profile, or merging it (or undoing a merge).
+    Admin,
+    /// The legacy import, creating the customer.
+    Import,
+}
+
 /// The kind of note kept on a user's record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
 #[graphql(remote = "crate::entities::enums::NoteType")]

@@ -8,8 +8,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::entities::user;
 use crate::graphql::cost;
 use crate::graphql::types::booking::{Booking, Certificate, Payment};
-use crate::graphql::types::enums::ContactMethod;
-use crate::graphql::types::user::User;
+use crate::graphql::types::enums::{ContactMethod, ReminderFrequency};
+use crate::graphql::types::user::{ConsentEvent, User};
 use crate::services::portal::{MyProfileChanges, Started};
 
 /// A customer-portal session.
@@ -154,6 +154,21 @@ impl MyProfile {
     async fn preferred_contact_method(&self) -> ContactMethod {
         self.model.preferred_contact_method.into()
     }
+    /// Preferred language, a BCP-47 tag (`en-GB` unless changed).
+    async fn language(&self) -> &str {
+        &self.model.language
+    }
+    /// Whether the customer wants renewal reminders.
+    async fn reminder_frequency(&self) -> ReminderFrequency {
+        self.model.reminder_frequency.into()
+    }
+    /// Every change to the customer's consents (marketing, SMS, newsletter, sharing medical
+    /// details with the trainer), newest first: the new value, where it came from, who
+    /// made it, from which address and when.
+    #[graphql(complexity = "cost::USER_ROWS * child_complexity")]
+    async fn consent_history(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ConsentEvent>> {
+        self.user.consent_history(ctx).await
+    }
     /// The day the customer first booked.
     async fn customer_since(&self) -> Option<NaiveDate> {
         self.model.customer_since
@@ -223,6 +238,10 @@ pub struct MyProfileInput {
     pub newsletter_subscribed: Option<bool>,
     /// How the customer prefers to be contacted.
     pub preferred_contact_method: Option<ContactMethod>,
+    /// Preferred language, a BCP-47 tag such as `en-GB`, `cy` or `pl`.
+    pub language: Option<String>,
+    /// Whether the customer wants renewal reminders: BEFORE_EXPIRY or NEVER.
+    pub reminder_frequency: Option<ReminderFrequency>,
 }
 
 impl From<MyProfileInput> for MyProfileChanges {
@@ -246,6 +265,8 @@ impl From<MyProfileInput> for MyProfileChanges {
             sms_consent: i.sms_consent,
             newsletter_subscribed: i.newsletter_subscribed,
             preferred_contact_method: i.preferred_contact_method.map(Into::into),
+            language: i.language,
+            reminder_frequency: i.reminder_frequency.map(Into::into),
         }
     }
 }

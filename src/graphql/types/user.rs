@@ -13,14 +13,14 @@ use uuid::Uuid;
 use crate::app::AppState;
 use crate::entities::certificate::CertificateExpiry;
 use crate::entities::partial::{Partial, Prefetched};
-use crate::entities::{certificate, payment, user, user_activity_log, user_note};
+use crate::entities::{certificate, consent_event, payment, user, user_activity_log, user_note};
 use crate::error::AppError;
 use crate::graphql::connection;
 use crate::graphql::guard::{UserFieldGuard, request_context};
 use crate::graphql::loaders::{
-    BookingBundle, BookingsByUser, BookingsPageKey, CertificatesByUser, EmailsByUser, EmailsKey,
-    InsightsLoader, LoginSessionsByUser, MergedFromLoader, PaymentsByUser, UserLoader,
-    certificate_expiries, full_row,
+    BookingBundle, BookingsByUser, BookingsPageKey, CertificatesByUser, ConsentHistoryByUser,
+    EmailsByUser, EmailsKey, InsightsLoader, LoginSessionsByUser, MergedFromLoader, PaymentsByUser,
+    UserLoader, certificate_expiries, full_row,
 };
 use crate::graphql::lookahead::{
     CERTIFICATE_LIGHT_FIELDS, booking_extras, reads_beyond, shared_page_args,
@@ -28,7 +28,10 @@ use crate::graphql::lookahead::{
 use crate::graphql::types::auth::LoginSession;
 use crate::graphql::types::booking::{Booking, Certificate, Payment};
 use crate::graphql::types::email::EmailMessage;
-use crate::graphql::types::enums::{ContactMethod, CustomerType, NoteType, Role, UserStatus};
+use crate::graphql::types::enums::{
+    ConsentKind, ConsentSource, ContactMethod, CustomerType, NoteType, ReminderFrequency, Role,
+    UserStatus,
+};
 use crate::graphql::types::insights::CustomerInsights;
 use crate::money;
 use crate::services::pages;
@@ -273,6 +276,36 @@ impl User {
     ) -> async_graphql::Result<ContactMethod> {
         let m = self.row(ctx).await?;
         Ok(m.preferred_contact_method.into())
+    }
+    /// Preferred language, a BCP-47 tag (`en-GB` unless changed).
+    async fn language(&self, ctx: &Context<'_>) -> async_graphql::Result<&str> {
+        let m = self.row(ctx).await?;
+        Ok(&m.language)
+    }
+    /// Whether the person wants renewal reminders (NEVER: the renewal reminders skip them).
+    async fn reminder_frequency(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<ReminderFrequency> {
+        let m = self.row(ctx).await?;
+        Ok(m.reminder_frequency.into())
+    }
+    /// Every change to the person's consents (marketing, SMS, newsletter, sharing medical
+    /// details with the trainer), newest first: the new value, where it came from, who
+    /// made it, from which address and when. The proof of consent (admin or the user
+    /// themself).
+    #[graphql(complexity = "cost::USER_ROWS * child_complexity")]
+    pub(crate) async fn consent_history(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<ConsentEvent>> {
+        let rows = ctx
+            .data_unchecked::<DataLoader<ConsentHistoryByUser>>()
+            .load_one(self.user_id())
+            .await
+            .map_err(loader_error)?
+            .unwrap_or_default();
+        Ok(rows.into_iter().map(ConsentEvent).collect())
     }
     /// Emergency contact's name (admin only).
     #[graphql(guard = "UserFieldGuard::admin_only()")]
@@ -601,6 +634,43 @@ impl UserNote {
     /// The staff member who wrote the note.
     async fn created_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         load_user(ctx, self.inner.created_by_id).await
+    }
+}
+
+/// One change of one consent, from a person's consent history.
+pub struct ConsentEvent(consent_event::Model);
+
+/// One change of one consent: the proof that a person gave or withdrew it.
+#[Object]
+impl ConsentEvent {
+    /// Unique id.
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+    /// Which consent changed.
+    async fn consent(&self) -> ConsentKind {
+        self.0.consent.into()
+    }
+    /// The new value: true when given, false when withdrawn or refused.
+    async fn granted(&self) -> bool {
+        self.0.granted
+    }
+    /// Where the change came from.
+    async fn source(&self) -> ConsentSource {
+        self.0.source.into()
+    }
+    /// The user who made the change (the customer, or a member of staff); none for a
+    /// booking made without logging in or for the legacy import.
+    async fn actor_id(&self) -> Option<Uuid> {
+        self.0.actor_id
+    }
+    /// The IP address the change came from, when it came through the API.
+    async fn ip_address(&self) -> Option<&str> {
+        self.0.ip_address.as_deref()
+    }
+    /// When the change was made (UTC).
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
     }
 }
 

@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
 use crate::graphql::types::enums::{
-    ContactMethod, CustomerSegment, CustomerType, NoteType, Role, UserStatus,
+    ContactMethod, CustomerSegment, CustomerType, NoteType, ReminderFrequency, Role, UserStatus,
 };
 use crate::services::{user_search, users};
 
@@ -50,6 +50,10 @@ pub struct ProfileInput {
     pub newsletter_subscribed: Option<bool>,
     /// How the person prefers to be contacted.
     pub preferred_contact_method: Option<ContactMethod>,
+    /// Preferred language, a BCP-47 tag such as `en-GB` (the default), `cy` or `pl`.
+    pub language: Option<String>,
+    /// Whether the person wants renewal reminders (BEFORE_EXPIRY by default).
+    pub reminder_frequency: Option<ReminderFrequency>,
     /// Emergency contact's name (admin-only field).
     pub emergency_contact_name: MaybeUndefined<String>,
     /// Emergency contact's phone (admin-only field).
@@ -239,6 +243,8 @@ impl From<ProfileInput> for users::ProfilePatch {
             sms_consent: p.sms_consent,
             newsletter_subscribed: p.newsletter_subscribed,
             preferred_contact_method: p.preferred_contact_method.map(Into::into),
+            language: p.language,
+            reminder_frequency: p.reminder_frequency.map(Into::into),
             emergency_contact_name: p.emergency_contact_name.into(),
             emergency_contact_phone: p.emergency_contact_phone.into(),
             emergency_contact_relationship: p.emergency_contact_relationship.into(),

@@ -1,6 +1,7 @@
 //! Renewal reminders: one email to each holder of a certificate on the renewal call list
 //! (`services::insights::renewals`: expiring within the window, holder not merged away and
-//! not booked again on a course of the same type) who agreed to marketing. Each goes once
+//! not booked again on a course of the same type) who agreed to marketing and did not ask
+//! for no reminders (`reminderFrequency: NEVER`). Each goes once
 //! per certificate and window: the row's `dedupe_key` is unique, so a second run with the
 //! same window queues nothing new.
 
@@ -39,7 +40,8 @@ fn dedupe_key(certificate_id: Uuid, within_days: i32) -> String {
 
 /// `sendRenewalReminders` and `rft-users send-renewal-reminders`: queues a reminder for
 /// every certificate on the call list of the next `within_days` days (0 to
-/// `renewals::MAX_WITHIN_DAYS`) whose holder agreed to marketing, in one transaction with
+/// `renewals::MAX_WITHIN_DAYS`) whose holder agreed to marketing and wants reminders
+/// (`reminder_frequency` not `never`), in one transaction with
 /// its audit row. The mail worker sends them.
 #[tracing::instrument(skip_all, fields(within_days = within_days, queued = tracing::field::Empty))]
 pub async fn send(
@@ -54,6 +56,7 @@ pub async fn send(
         within_days,
         course_type: None,
         marketing_consent_only: true,
+        wants_reminders_only: true,
     };
     let txn = begin_write(db).await?;
     let mut run = ReminderRun {

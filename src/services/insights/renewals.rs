@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::report_sql::{Binds, decode_cursor, encode_cursor, page_size, utc_date};
 use crate::entities::certificate::CertificateExpiry;
-use crate::entities::enums::{BookingStatus, CertificateStatus, CourseType};
+use crate::entities::enums::{BookingStatus, CertificateStatus, CourseType, ReminderFrequency};
 use crate::error::{AppError, AppResult};
 
 /// The longest window `within_days` may ask for (about ten years).
@@ -29,6 +29,9 @@ pub struct RenewalQuery {
     pub course_type: Option<CourseType>,
     /// Only holders who agreed to marketing (`users.marketing_consent`).
     pub marketing_consent_only: bool,
+    /// Only holders who want renewal reminders (`users.reminder_frequency` is not
+    /// `never`): the reminder emails ask for this; the admins' call list does not.
+    pub wants_reminders_only: bool,
 }
 
 impl RenewalQuery {
@@ -141,6 +144,12 @@ fn from_where(b: &mut Binds, backend: sea_orm::DbBackend, q: &RenewalQuery) -> A
     );
     if q.marketing_consent_only {
         sql.push_str(&format!(" AND u.marketing_consent = {}", b.bind(true)));
+    }
+    if q.wants_reminders_only {
+        sql.push_str(&format!(
+            " AND u.reminder_frequency <> {}",
+            b.bind(ReminderFrequency::Never.to_value())
+        ));
     }
     if let Some(t) = q.course_type {
         sql.push_str(&format!(" AND co.course_type = {}", b.bind(t.to_value())));

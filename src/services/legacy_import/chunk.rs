@@ -23,14 +23,16 @@ use super::ledger::{Counts, Seen};
 use super::row::{Attendee, LegacyBooking, LegacyPayment, Prepared};
 use crate::auth::rate_limit::RateLimiter;
 use crate::entities::enums::{
-    BookingStatus, CourseType, ImportRowStatus, PaymentMethod, PaymentRecordStatus, PaymentStatus,
-    RefundStatus, SessionStatus,
+    BookingStatus, ConsentSource, CourseType, ImportRowStatus, PaymentMethod, PaymentRecordStatus,
+    PaymentStatus, RefundStatus, SessionStatus,
 };
 use crate::entities::{
     booking, booking_attendee, course, course_session, erasure, import_row, payment, refund, user,
     venue,
 };
 use crate::error::{AppError, AppResult};
+use crate::services::audit::Actor;
+use crate::services::consents::{self, Consents};
 use crate::services::{bookings, customer_stats, customers, keys, privacy, references};
 
 /// Most bound parameters in one statement: under SQLite's limit (32,766) and PostgreSQL's
@@ -541,10 +543,26 @@ pub(super) async fn apply(
             fresh
         })
         .collect();
+    // The consents each new customer's first row chose, for their consent history.
+    let chosen: HashMap<&str, Consents> = first_contact
+        .iter()
+        .map(|(e, n)| (e.as_str(), planned[*n].row.contact.consents))
+        .collect();
     let mut customers_created = Vec::new();
     for (customer, created) in customers::insert_or_find(conn, fresh).await? {
         if created {
             customers_created.push(customer.id);
+            if let Some(c) = chosen.get(customer.email.as_str()) {
+                consents::record(
+                    conn,
+                    &Actor::system(),
+                    ConsentSource::Import,
+                    customer.id,
+                    &Consents::default(),
+                    c,
+                )
+                .await?;
+            }
             if st.customers_created.insert(customer.email.clone()) {
                 counts.customers_created += 1;
             }

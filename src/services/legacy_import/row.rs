@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use super::file::RawRow;
 use crate::entities::enums::{BookingStatus, CourseType};
 use crate::money;
+use crate::services::consents::Consents;
 use crate::services::customers::Contact;
 use crate::services::validate;
 
@@ -50,6 +51,15 @@ struct LegacyContact {
     email: Option<String>,
     phone: Option<String>,
     company: Option<String>,
+    // The consents the old service held, when its export has them: a new customer's first
+    // choices. Left out of the content hash when absent, so the hash of a row without them
+    // is what it always was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    marketing_consent: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sms_consent: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    newsletter_subscribed: Option<bool>,
 }
 
 #[derive(Deserialize, Serialize)]
@@ -406,6 +416,12 @@ fn check(row: &LegacyRow<'_>) -> Result<LegacyBooking, String> {
             last_name,
             phone,
             company,
+            consents: Consents {
+                marketing: contact.marketing_consent,
+                sms: contact.sms_consent,
+                newsletter: contact.newsletter_subscribed,
+                share_medical_with_trainer: None,
+            },
         },
         contact_json: serde_json::to_value(contact).unwrap_or(serde_json::Value::Null),
         attendees,

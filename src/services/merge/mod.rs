@@ -25,12 +25,12 @@ use serde_json::{Value as Json, json};
 use uuid::Uuid;
 
 use crate::db::begin_write;
-use crate::entities::enums::Role;
+use crate::entities::enums::{ConsentSource, Role};
 use crate::entities::{user, user_merge, user_merge_member};
 use crate::error::{AppError, AppResult};
 use crate::services::audit::{self, Activity, Actor};
 use crate::services::customer_stats::{self, Counters};
-use crate::services::{duplicates, users, validate};
+use crate::services::{consents, duplicates, users, validate};
 
 /// Most duplicates merged into a survivor at once.
 pub const MAX_DUPLICATES: usize = 10;
@@ -324,6 +324,9 @@ async fn apply(
         am.updated_at = Set(now);
         am.update(conn).await?;
     }
+    // A consent the survivor takes from a duplicate is a change of the survivor's consent,
+    // made by the admin who merged (docs/ARCHITECTURE.md, "Consent history").
+    consents::record_change(conn, actor, ConsentSource::Admin, &survivor_before, &after).await?;
     // Matching keys and candidate pairs (docs/ARCHITECTURE.md, "Matching keys"): the
     // tombstones leave the worklist, the survivor is rescored with its merged profile.
     for dup in &duplicates {
@@ -554,6 +557,7 @@ pub async fn unmerge(
         am.updated_at = Set(now);
         let restored = am.update(&txn).await?;
         duplicates::refresh(&txn, Some(current), &restored).await?;
+        consents::record_change(&txn, actor, ConsentSource::Admin, current, &restored).await?;
     }
     // The survivor's fields the merge changed, back to what they were, unless changed
     // again since (a later edit is kept).
@@ -574,6 +578,14 @@ pub async fn unmerge(
         am.updated_at = Set(now);
         am.update(&txn).await?;
     }
+    consents::record_change(
+        &txn,
+        actor,
+        ConsentSource::Admin,
+        &survivor_now,
+        &survivor_after,
+    )
+    .await?;
     duplicates::refresh(&txn, Some(&survivor_now), &survivor_after).await?;
     customer_stats::recompute(&txn, &people).await?;
     let survivor_after = users::find(&txn, survivor_id).await?;

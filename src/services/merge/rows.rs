@@ -22,6 +22,9 @@ pub const MOVED_COLUMNS: &[(&str, &str)] = &[
     ("user_activity_logs", "user_id"),
     // The outbox: a customer's emails are theirs, and show on the survivor's record.
     ("email_logs", "user_id"),
+    // The consent history is the proof behind the consents the survivor may take from a
+    // duplicate, so it follows the person.
+    ("consent_events", "user_id"),
 ];
 
 /// The columns pointing at `users` that a merge leaves alone: who created or changed a
@@ -49,6 +52,7 @@ pub const KEPT_COLUMNS: &[(&str, &str)] = &[
     ("certificates", "issued_by_id"),
     ("attendance_records", "marked_by_id"),
     ("audit_logs", "actor_id"),
+    ("consent_events", "actor_id"),
     ("auth_sessions", "user_id"),
     ("portal_sessions", "user_id"),
     // An erasure stays with the profile it erased.

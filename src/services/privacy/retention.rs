@@ -197,6 +197,8 @@ pub const TABLES: &[Table] = &[
             ("sms_consent", FALSE),
             ("newsletter_subscribed", FALSE),
             ("preferred_contact_method", KEEP),
+            ("language", KEEP),
+            ("reminder_frequency", KEEP),
             ("emergency_contact_name", ERASE),
             ("emergency_contact_phone", ERASE),
             ("emergency_contact_relationship", ERASE),
@@ -437,6 +439,22 @@ pub const TABLES: &[Table] = &[
             ("related_entity_id", KEEP),
             ("created_at", KEEP),
             ("updated_at", KEEP),
+        ],
+    ),
+    // The proof of consent: exported, and deleted with the person it proves anything about.
+    owned(
+        "consent_events",
+        USER_ID,
+        Rows::Delete,
+        &[
+            ("id", KEEP),
+            ("user_id", KEEP),
+            ("consent", KEEP),
+            ("granted", KEEP),
+            ("source", KEEP),
+            ("actor_id", KEEP),
+            ("ip_address", ERASE),
+            ("created_at", KEEP),
         ],
     ),
     owned(

@@ -144,6 +144,7 @@ by_table! {
     "user_notes" => user_note::Entity,
     "user_activity_logs" => user_activity_log::Entity,
     "email_logs" => email_log::Entity,
+    "consent_events" => consent_event::Entity,
     "portal_sessions" => portal_session::Entity,
     "auth_sessions" => auth_session::Entity,
     "customer_insights" => customer_insight::Entity,
