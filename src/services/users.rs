@@ -263,15 +263,7 @@ pub fn apply_profile(
     if let Some(v) = p.customer_type {
         m.customer_type = v;
     }
-    if let Some(v) = p.marketing_consent {
-        m.marketing_consent = v;
-    }
-    if let Some(v) = p.sms_consent {
-        m.sms_consent = v;
-    }
-    if let Some(v) = p.newsletter_subscribed {
-        m.newsletter_subscribed = v;
-    }
+    p.consents().apply_to(m);
     if let Some(v) = p.preferred_contact_method {
         m.preferred_contact_method = v;
     }
@@ -313,9 +305,6 @@ pub fn apply_profile(
         &p.dietary_requirements,
         MAX_NOTE_CHARS,
     )?;
-    if let Some(v) = p.share_medical_with_trainer {
-        m.share_medical_with_trainer = v;
-    }
     set_text("adminNotes", &mut m.notes, &p.admin_notes, MAX_NOTE_CHARS)?;
     Ok(())
 }

@@ -220,12 +220,40 @@ fn action_of(removal: Removal) -> Action {
     }
 }
 
+/// A person about to be erased (or previewed): their profile, the periods their retained
+/// data is counted by, and every row of theirs. Read once, before anything changes.
+struct Subject {
+    person: user::Model,
+    periods: Periods,
+    scope: Scope,
+}
+
+impl Subject {
+    async fn of(conn: &impl ConnectionTrait, user_id: Uuid, today: NaiveDate) -> AppResult<Self> {
+        let (person, ids) = person(conn, user_id).await?;
+        Ok(Self {
+            periods: Periods::of(conn, &ids, today).await?,
+            scope: Scope::of(conn, ids).await?,
+            person,
+        })
+    }
+}
+
 /// The plan for erasing the person `user_id` leads to, as of `today`. Reads only.
 #[tracing::instrument(skip_all, fields(user_id = %user_id))]
 pub async fn plan(conn: &impl ConnectionTrait, user_id: Uuid, today: NaiveDate) -> AppResult<Plan> {
-    let (person, ids) = person(conn, user_id).await?;
-    let periods = Periods::of(conn, &ids, today).await?;
-    let scope = Scope::of(conn, ids.clone()).await?;
+    plan_for(conn, &Subject::of(conn, user_id, today).await?).await
+}
+
+async fn plan_for(conn: &impl ConnectionTrait, subject: &Subject) -> AppResult<Plan> {
+    let Subject {
+        person,
+        periods,
+        scope,
+    } = subject;
+    let ids = &scope.users;
+    // The certificates still valid, read once for the retained columns.
+    let mut valid: Option<Vec<certificate::Model>> = None;
     let mut items = Vec::new();
     for table in TABLES.iter().filter(|t| t.is_personal()) {
         let rows = rows::count(conn, table, rows::owned_by(table, &scope)).await?;
@@ -270,10 +298,15 @@ pub async fn plan(conn: &impl ConnectionTrait, user_id: Uuid, today: NaiveDate) 
                     }
                 }
                 Rule::Retain(Period::CertificateValidity, r) => {
-                    let valid = certificate::Entity::find()
-                        .filter(periods.certificates(&ids, true))
-                        .all(conn)
-                        .await?;
+                    let valid = match &valid {
+                        Some(v) => v,
+                        None => valid.insert(
+                            certificate::Entity::find()
+                                .filter(periods.certificates(ids, true))
+                                .all(conn)
+                                .await?,
+                        ),
+                    };
                     if let Some(until) = valid.iter().map(|c| c.expires_on).max() {
                         items.push(item(
                             Action::Retain,
@@ -292,7 +325,7 @@ pub async fn plan(conn: &impl ConnectionTrait, user_id: Uuid, today: NaiveDate) 
     }
     Ok(Plan {
         user_id: person.id,
-        user_ids: ids,
+        user_ids: ids.clone(),
         items,
     })
 }
@@ -325,7 +358,9 @@ pub async fn erase(
         ));
     }
     let txn = begin_write(db).await?;
-    let plan = plan(&txn, user_id, today).await?;
+    // Every row of theirs is found before anything is deleted.
+    let subject = Subject::of(&txn, user_id, today).await?;
+    let plan = plan_for(&txn, &subject).await?;
     let ids = plan.user_ids.clone();
     if erasure::Entity::find()
         .filter(erasure::Column::UserId.eq(plan.user_id))
@@ -350,18 +385,16 @@ pub async fn erase(
             "only customers are erased; remove a staff member's role first",
         ));
     }
-    let periods = Periods::of(&txn, &ids, today).await?;
-    // Every row of theirs is found before anything is deleted.
-    let scope = Scope::of(&txn, ids.clone()).await?;
+    let Subject { periods, scope, .. } = &subject;
     // Bookings before customers (the lock order), so `users` goes last.
     let users_table = retention::table("users").expect("the retention table has users");
     for table in TABLES
         .iter()
         .filter(|t| t.is_personal() && t.name != "users" && t.name != "erasures")
     {
-        remove(&txn, table, &scope, plan.user_id, &periods).await?;
+        remove(&txn, table, scope, plan.user_id, periods).await?;
     }
-    remove(&txn, users_table, &scope, plan.user_id, &periods).await?;
+    remove(&txn, users_table, scope, plan.user_id, periods).await?;
     let now = Utc::now();
     for profile in &profiles {
         // The address it had is kept only as a keyed hash, to refuse a re-import.
