@@ -256,7 +256,7 @@ async fn plan_for(conn: &impl ConnectionTrait, subject: &Subject) -> AppResult<P
     let mut valid: Option<Vec<certificate::Model>> = None;
     let mut items = Vec::new();
     for table in TABLES.iter().filter(|t| t.is_personal()) {
-        let rows = rows::count(conn, table, rows::owned_by(table, &scope)).await?;
+        let rows = rows::count(conn, table, rows::owned_by(table, scope)).await?;
         if rows == 0 {
             continue;
         }
