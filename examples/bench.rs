@@ -36,6 +36,10 @@
 //!   for `--seconds`, from one address and from many (`X-Forwarded-For`): guesses accepted
 //!   (must be 0), the share answered RATE_LIMITED, server CPU per request. Run it with
 //!   `--users 1000` or so: the users are only background. See `bench/portal.rs`.
+//! - `privacy`: the `nested` data with every sensitive field set: the encryption of that
+//!   plaintext after the migrations (rows/s), the nested query selecting the encrypted
+//!   fields with them present against with them empty (p50 ratio), `rotate-keys` (rows/s)
+//!   and `exportUserData` of a customer with 500 bookings (p50). See `bench/privacy.rs`.
 //!
 //! ```text
 //! cargo build --release && cargo run --release --example bench -- --scenario search
@@ -44,6 +48,7 @@
 //! cargo run --release --example bench -- --scenario insights [--database-url …] [--requests 200]
 //! cargo run --release --example bench -- --scenario pdf [--seconds 10]
 //! cargo run --release --example bench -- --scenario portal --users 1000 [--requests 200] [--database-url …]
+//! cargo run --release --example bench -- --scenario privacy [--requests 200] [--database-url …]
 //! ```
 //!
 //! With a PostgreSQL URL it creates (and afterwards drops, unless `--keep`) a database
@@ -76,6 +81,31 @@ mod insights;
 mod pdf;
 #[path = "bench/portal.rs"]
 mod portal;
+#[path = "bench/privacy.rs"]
+mod privacy;
+
+/// The data keys of this run: `bench` (active) and `next` (what `rotate-keys` moves to),
+/// random per run; the server and every command are given both.
+fn bench_keys() -> &'static str {
+    &keys().0
+}
+
+/// The same keys with `next` active.
+fn rotated_bench_keys() -> &'static str {
+    &keys().1
+}
+
+fn keys() -> &'static (String, String) {
+    static KEYS: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        use rft_users::crypto::Keyring;
+        let (bench, next) = (
+            Keyring::generate_spec("bench"),
+            Keyring::generate_spec("next"),
+        );
+        (format!("{bench},{next}"), format!("{next},{bench}"))
+    })
+}
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Scenario {
@@ -87,6 +117,7 @@ enum Scenario {
     Insights,
     Pdf,
     Portal,
+    Privacy,
 }
 
 #[derive(Parser)]
@@ -311,6 +342,7 @@ impl Server {
             .env("DATABASE_URL", database_url)
             .env("RFT_DATA_DIR", &data_dir)
             .env("RFT_JWT_SECRET", random_token(48))
+            .env("RFT_DATA_KEYS", bench_keys())
             .env("RFT_ADMIN_EMAIL", "bench-admin@example.com")
             .env("RFT_ADMIN_PASSWORD", admin_password)
             .env("RFT_LOGIN_RATE_PER_MINUTE", "1000")
@@ -395,6 +427,7 @@ impl Drop for Server {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    rft_users::crypto::install(rft_users::crypto::Keyring::parse(bench_keys())?);
     if args.scenario == Scenario::Pdf {
         return pdf::run(args.seconds);
     }
@@ -471,7 +504,7 @@ async fn main() -> anyhow::Result<()> {
     } else if user::Entity::find().count(&db).await? == 0 {
         let with_duplicates = args.scenario == Scenario::Duplicates;
         seed_users(&db, args.users, with_duplicates).await?;
-        if args.scenario == Scenario::Nested {
+        if matches!(args.scenario, Scenario::Nested | Scenario::Privacy) {
             seed_bookings(&db, args.bookings_per_user).await?;
         }
         // Keys (and pairs) for the users written in bulk, as the server would at start.
@@ -536,6 +569,25 @@ async fn main() -> anyhow::Result<()> {
         return outcome;
     }
 
+    if args.scenario == Scenario::Privacy {
+        let outcome = privacy::run(
+            &db,
+            &client,
+            &endpoint,
+            &token,
+            &bin,
+            &url,
+            args.requests,
+            backend,
+            users_n,
+            bookings,
+        )
+        .await;
+        drop(server);
+        drop_bench_database(db, pg_admin, &args).await;
+        return outcome;
+    }
+
     if args.scenario == Scenario::Portal {
         let outcome = portal::run(&client, &server, &bin, &url, &password, &token, &args).await;
         drop(server);
@@ -572,6 +624,7 @@ async fn main() -> anyhow::Result<()> {
         (None, Scenario::Insights) => unreachable!("measured by insights::run"),
         (None, Scenario::Pdf) => unreachable!("the pdf scenario returned above"),
         (None, Scenario::Portal) => unreachable!("measured by portal::run"),
+        (None, Scenario::Privacy) => unreachable!("measured by privacy::run"),
     };
     let run_one = move |client: reqwest::Client, endpoint: String, token: String, n: u64| async move {
         let body = match booking_session {
@@ -701,6 +754,7 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Insights => {}
         Scenario::Pdf => {}
         Scenario::Portal => {}
+        Scenario::Privacy => {}
     }
     println!(
         "1 client, {} requests: p50 {:.2} ms, p99 {:.2} ms, mean {:.2} ms",

@@ -158,6 +158,21 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Re-encrypt every field encrypted at rest under the active data key (the first of
+    /// `RFT_DATA_KEYS`), in batches, with a progress bar. Resumable: run it again after an
+    /// interruption. The service keeps serving meanwhile if it has the same keys. Once it
+    /// reports nothing left under an old key, that key can be removed.
+    RotateKeys {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Report how many values are under which key, open each (so a missing key is
+        /// found), and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Rows re-encrypted per transaction.
+        #[arg(long, default_value_t = 500)]
+        batch: u64,
+    },
 }
 
 fn legacy_import_chunk() -> usize {
@@ -220,6 +235,13 @@ pub struct DbArgs {
     /// secret is kept beside the SQLite database file, wherever that is.
     #[arg(long, env = "RFT_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
+    /// Keys of the sensitive fields encrypted at rest: `kid:base64key,...`, each key 32
+    /// random bytes (`openssl rand -base64 32`), the first the one new values are written
+    /// under. On SQLite one is generated once and kept in `data-keys` beside the database
+    /// file; required on PostgreSQL. Keep every key some value is still under until
+    /// `rotate-keys` has run.
+    #[arg(long, env = "RFT_DATA_KEYS", hide_env_values = true)]
+    pub data_keys: Option<Secret>,
 }
 
 impl DbArgs {
@@ -258,6 +280,43 @@ impl DbArgs {
             None => self.data_dir.clone(),
         };
         dir.join("jwt-secret")
+    }
+
+    /// Where the generated data key is kept: beside the JWT secret.
+    fn data_keys_path(&self, database_url: &str) -> PathBuf {
+        self.jwt_secret_path(database_url)
+            .with_file_name("data-keys")
+    }
+
+    /// The data keys: `RFT_DATA_KEYS`, or on SQLite the key file beside the database
+    /// (generated now if there is none yet).
+    pub fn data_keys(&self, database_url: &str) -> anyhow::Result<crate::crypto::Keyring> {
+        use crate::crypto::Keyring;
+        if let Some(spec) = &self.data_keys {
+            return Ok(Keyring::parse(spec.expose())?);
+        }
+        if !is_sqlite(database_url) {
+            bail!(
+                "RFT_DATA_KEYS is not set: it is required when DATABASE_URL is not the embedded SQLite \
+                 database (`kid:base64key`, e.g. `k1:$(openssl rand -base64 32)`)"
+            );
+        }
+        let path = self.data_keys_path(database_url);
+        if let Ok(existing) = std::fs::read_to_string(&path) {
+            return Keyring::parse(existing.trim())
+                .with_context(|| format!("the data key file {}", path.display()));
+        }
+        let generated = Keyring::generate_spec("k1");
+        write_private_file(&path, &generated)
+            .with_context(|| format!("cannot write the data key to {}", path.display()))?;
+        tracing::info!(path = %path.display(), "generated a data key for the fields encrypted at rest");
+        Ok(Keyring::parse(&generated)?)
+    }
+
+    /// Loads the data keys ([`DbArgs::data_keys`]) and makes them the process's.
+    pub fn install_data_keys(&self, database_url: &str) -> anyhow::Result<()> {
+        crate::crypto::install(self.data_keys(database_url)?);
+        Ok(())
     }
 }
 
@@ -591,6 +650,7 @@ impl AppConfig {
     /// Resolves `serve`'s arguments, loading or generating the JWT secret.
     pub fn from_serve_args(args: &ServeArgs) -> anyhow::Result<Self> {
         let database_url = args.db.resolve_url()?;
+        args.db.install_data_keys(&database_url)?;
         let jwt_secret = resolve_jwt_secret(args.jwt_secret.as_ref(), &args.db, &database_url)?;
         Ok(Self {
             database_url,
@@ -679,6 +739,7 @@ mod tests {
         DbArgs {
             database_url: url.map(String::from),
             data_dir: PathBuf::from("data"),
+            data_keys: None,
         }
     }
 

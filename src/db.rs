@@ -79,12 +79,22 @@ async fn connect_with(
 
 /// Applies every pending migration, then keys any user without matching keys for
 /// duplicate detection (which needs Rust the migrations cannot call: see
-/// `services::duplicates::backfill_missing`). One cheap query when every user is keyed.
+/// `services::duplicates::backfill_missing`) and encrypts any sensitive value still in
+/// plaintext (which needs the data keys: `services::encryption::seal_plaintext`). One
+/// cheap query each when there is nothing to do.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(db, None).await?;
     crate::services::duplicates::backfill_missing(db)
         .await
         .map_err(|e| DbErr::Custom(format!("keying users for duplicate detection: {e}")))?;
+    crate::services::encryption::seal_plaintext(db)
+        .await
+        .map_err(|e| match e {
+            crate::error::AppError::Internal(cause) => {
+                DbErr::Custom(format!("encrypting the sensitive fields: {cause:#}"))
+            }
+            other => DbErr::Custom(format!("encrypting the sensitive fields: {other}")),
+        })?;
     Ok(())
 }
 

@@ -5,6 +5,7 @@ pub mod app;
 pub mod auth;
 pub mod certificate_pdf;
 pub mod config;
+pub mod crypto;
 pub mod data_export;
 pub mod db;
 pub mod entities;

@@ -73,7 +73,69 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             public_url,
         }) => send_renewal_reminders(&db, within_days, &public_url).await,
         Some(Command::ApplyRetention { db, dry_run }) => apply_retention(&db, dry_run).await,
+        Some(Command::RotateKeys { db, dry_run, batch }) => rotate_keys(&db, dry_run, batch).await,
     }
+}
+
+/// `rotate-keys [--dry-run] [--batch N]`: re-encrypts every value not under the active
+/// data key, with a progress bar on a terminal, and prints a summary.
+async fn rotate_keys(db_args: &DbArgs, dry_run: bool, batch: u64) -> anyhow::Result<()> {
+    use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+    use rft_users::services::encryption::{self, Scope};
+    use std::io::IsTerminal;
+
+    let db = open(db_args).await?;
+    db::migrate(&db).await?;
+    let todo = encryption::rows_to_do(&db, Scope::NotUnderActiveKey)
+        .await
+        .map_err(|e| anyhow::anyhow!("could not count the rows to re-encrypt: {}", describe(&e)))?;
+    let bar = if std::io::stderr().is_terminal() {
+        ProgressBar::with_draw_target(Some(todo), ProgressDrawTarget::stderr())
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} rows, ETA {eta}",
+    )?);
+    let run = encryption::reseal(&db, Scope::NotUnderActiveKey, batch, dry_run, |done| {
+        bar.set_position(done)
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("could not re-encrypt: {}", describe(&e)))?;
+    bar.finish_and_clear();
+    let from: Vec<String> = run
+        .from_keys
+        .iter()
+        .map(|(kid, n)| format!("{n} under `{kid}`"))
+        .chain((run.plaintext > 0).then(|| format!("{} in plaintext", run.plaintext)))
+        .collect();
+    println!(
+        "{} values in {} rows {} under the active key `{}`{}.",
+        run.values(),
+        todo,
+        if dry_run {
+            "would be re-encrypted"
+        } else {
+            "re-encrypted"
+        },
+        run.active_kid,
+        if from.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", from.join(", "))
+        },
+    );
+    for (column, n) in &run.resealed {
+        println!("  {column}: {n}");
+    }
+    if !dry_run {
+        println!(
+            "Every encrypted value is now under `{}`; keys no longer named by any value can be removed from RFT_DATA_KEYS.",
+            run.active_kid
+        );
+    }
+    db.close().await.ok();
+    Ok(())
 }
 
 /// `apply-retention [--dry-run]`: removes what erased customers' records kept once its
@@ -199,7 +261,9 @@ async fn import_legacy(args: ImportLegacyArgs) -> anyhow::Result<()> {
         checked.bytes,
         checked.sha256
     );
-    let db = db::connect_batch(&args.db.resolve_url()?).await?;
+    let url = args.db.resolve_url()?;
+    args.db.install_data_keys(&url)?;
+    let db = db::connect_batch(&url).await?;
     db::migrate(&db).await?;
 
     let bar = if std::io::stderr().is_terminal() {
@@ -431,6 +495,7 @@ fn one_line(message: &str) -> String {
 async fn open(db_args: &DbArgs) -> anyhow::Result<sea_orm::DatabaseConnection> {
     use anyhow::Context;
     let url = db_args.resolve_url()?;
+    db_args.install_data_keys(&url)?;
     db::connect(&url, 2).await.with_context(|| {
         format!(
             "DATABASE_URL: cannot open the database {}",

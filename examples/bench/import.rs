@@ -597,11 +597,14 @@ pub async fn run(
         db.close().await?;
     }
 
+    let secret = rft_users::auth::tokens::random_token(48);
     let import = |url: &str| {
         let mut cmd = Command::new(bin);
         cmd.arg("import-legacy")
             .arg(&file)
             .env("DATABASE_URL", url)
+            .env("RFT_DATA_KEYS", super::bench_keys())
+            .env("RFT_JWT_SECRET", &secret)
             .env("RUST_LOG", "warn");
         if let Some(n) = chunk_size {
             cmd.arg("--chunk-size").arg(n.to_string());
@@ -614,7 +617,10 @@ pub async fn run(
         anyhow::bail!("the import did not account for every row:\n{stdout}");
     }
     let mut verify = Command::new(bin);
-    verify.arg("verify-stats").env("DATABASE_URL", &import_url);
+    verify
+        .arg("verify-stats")
+        .env("DATABASE_URL", &import_url)
+        .env("RFT_DATA_KEYS", super::bench_keys());
     run_measured(verify).map_err(|e| anyhow::anyhow!("verify-stats: {e}"))?;
 
     let floor_db = rft_users::db::connect(&floor_url, 4).await?;

@@ -40,6 +40,7 @@ mod m20261205_000071_create_email_logs;
 mod m20261206_000081_create_consent_events;
 mod m20261206_000082_add_user_preferences;
 mod m20261206_000083_create_erasures;
+mod m20261207_000084_encrypt_sensitive_columns;
 
 /// Runs all of the crate's migrations in order.
 pub struct Migrator;
@@ -80,6 +81,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000081_create_consent_events::Migration),
             Box::new(m20261206_000082_add_user_preferences::Migration),
             Box::new(m20261206_000083_create_erasures::Migration),
+            Box::new(m20261207_000084_encrypt_sensitive_columns::Migration),
         ]
     }
 }
@@ -260,9 +262,9 @@ mod tests {
             .await?,
             0
         );
-        // Back past the erasures, the user preferences and the consent history: the
-        // columns go with them.
-        Migrator::down(db, Some(3)).await?;
+        // Back past the encrypted columns' types, the erasures, the user preferences and
+        // the consent history: the columns go with them.
+        Migrator::down(db, Some(4)).await?;
         assert!(
             count(db, "SELECT COUNT(language) FROM users")
                 .await

@@ -2,6 +2,7 @@
 
 use sea_orm::entity::prelude::*;
 
+use super::encrypted::{AttendanceTrainerFeedback, Encrypted, bind_active};
 use super::enums::AttendanceStatus;
 
 /// Whether (and how) an attendee attended a course session, with assessment
@@ -30,8 +31,9 @@ pub struct Model {
     pub certificate_eligible: bool,
     #[sea_orm(nullable)]
     pub participation_score: Option<i32>,
+    /// Encrypted at rest.
     #[sea_orm(column_type = "Text", nullable)]
-    pub trainer_feedback: Option<String>,
+    pub trainer_feedback: Option<Encrypted<String, AttendanceTrainerFeedback>>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
@@ -104,4 +106,25 @@ impl Related<super::user::Entity> for Entity {
     }
 }
 
-impl ActiveModelBehavior for ActiveModel {}
+#[async_trait::async_trait]
+impl ActiveModelBehavior for ActiveModel {
+    /// Binds the encrypted field to this row (see [`Encrypted`]).
+    async fn before_save<C>(mut self, _db: &C, _insert: bool) -> Result<Self, DbErr>
+    where
+        C: ConnectionTrait,
+    {
+        bind_active!(self; trainer_feedback);
+        Ok(self)
+    }
+}
+
+impl Model {
+    /// Binds the encrypted field to this row, for a write that does not go through an
+    /// active model's `save` (a multi-row insert).
+    pub fn bind_encrypted(&mut self) {
+        let id = self.id;
+        if let Some(v) = &mut self.trainer_feedback {
+            v.bind(id);
+        }
+    }
+}

@@ -2,6 +2,7 @@
 
 use sea_orm::entity::prelude::*;
 
+use super::encrypted::{BookingSpecialRequirements, Encrypted, bind_active};
 use super::enums::{BookingStatus, PaymentStatus};
 
 /// A customer's booking of one or more places on a course session.
@@ -23,8 +24,9 @@ pub struct Model {
     pub amount_paid_pence: i64,
     pub amount_refunded_pence: i64,
     pub number_of_attendees: i32,
+    /// Encrypted at rest.
     #[sea_orm(column_type = "Text", nullable)]
-    pub special_requirements: Option<String>,
+    pub special_requirements: Option<Encrypted<String, BookingSpecialRequirements>>,
     /// The contact details as typed at booking time.
     #[sea_orm(column_type = "Json", nullable)]
     pub contact_details: Option<Json>,
@@ -144,7 +146,28 @@ impl Related<super::attendance_record::Entity> for Entity {
     }
 }
 
-impl ActiveModelBehavior for ActiveModel {}
+#[async_trait::async_trait]
+impl ActiveModelBehavior for ActiveModel {
+    /// Binds the encrypted field to this row (see [`Encrypted`]).
+    async fn before_save<C>(mut self, _db: &C, _insert: bool) -> Result<Self, DbErr>
+    where
+        C: ConnectionTrait,
+    {
+        bind_active!(self; special_requirements);
+        Ok(self)
+    }
+}
+
+impl Model {
+    /// Binds the encrypted field to this row, for a write that does not go through an
+    /// active model's `save` (a multi-row insert).
+    pub fn bind_encrypted(&mut self) {
+        let id = self.id;
+        if let Some(v) = &mut self.special_requirements {
+            v.bind(id);
+        }
+    }
+}
 
 /// The columns that place a booking: whose it is, which session, and when. A page of
 /// bookings whose selection reads nothing else fetches only these (see

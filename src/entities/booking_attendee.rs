@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use super::encrypted::{AttendeeSpecialRequirements, Encrypted, bind_active};
+
 /// A person attending a course under a booking (possibly linked to a user).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "booking_attendees")]
@@ -19,8 +21,9 @@ pub struct Model {
     pub email: Option<String>,
     #[sea_orm(column_type = "String(StringLen::N(20))", nullable)]
     pub phone: Option<String>,
+    /// Encrypted at rest.
     #[sea_orm(column_type = "Text", nullable)]
-    pub special_requirements: Option<String>,
+    pub special_requirements: Option<Encrypted<String, AttendeeSpecialRequirements>>,
     pub created_at: DateTimeUtc,
 }
 
@@ -74,4 +77,25 @@ impl Related<super::attendance_record::Entity> for Entity {
     }
 }
 
-impl ActiveModelBehavior for ActiveModel {}
+#[async_trait::async_trait]
+impl ActiveModelBehavior for ActiveModel {
+    /// Binds the encrypted field to this row (see [`Encrypted`]).
+    async fn before_save<C>(mut self, _db: &C, _insert: bool) -> Result<Self, DbErr>
+    where
+        C: ConnectionTrait,
+    {
+        bind_active!(self; special_requirements);
+        Ok(self)
+    }
+}
+
+impl Model {
+    /// Binds the encrypted field to this row, for a write that does not go through an
+    /// active model's `save` (a multi-row insert).
+    pub fn bind_encrypted(&mut self) {
+        let id = self.id;
+        if let Some(v) = &mut self.special_requirements {
+            v.bind(id);
+        }
+    }
+}

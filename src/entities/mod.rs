@@ -4,6 +4,7 @@
 
 pub mod prelude;
 
+pub mod encrypted;
 pub mod enums;
 
 pub mod attendance_record;

@@ -2,6 +2,10 @@
 
 use sea_orm::entity::prelude::*;
 
+use super::encrypted::{
+    Encrypted, UserDateOfBirth, UserDietaryRequirements, UserEmergencyContactName,
+    UserEmergencyContactPhone, UserEmergencyContactRelationship, UserMedicalNotes, bind_active,
+};
 use super::enums::{ContactMethod, CustomerType, ReminderFrequency, Role, UserStatus};
 
 /// A person known to the business: customer, admin or instructor, with contact,
@@ -22,8 +26,9 @@ pub struct Model {
     pub phone: Option<String>,
     #[sea_orm(column_type = "String(StringLen::N(20))", nullable)]
     pub mobile: Option<String>,
-    #[sea_orm(nullable)]
-    pub date_of_birth: Option<Date>,
+    /// Encrypted at rest.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub date_of_birth: Option<Encrypted<Date, UserDateOfBirth>>,
     #[sea_orm(column_type = "String(StringLen::N(255))", nullable)]
     pub address_line_1: Option<String>,
     #[sea_orm(column_type = "String(StringLen::N(255))", nullable)]
@@ -67,17 +72,19 @@ pub struct Model {
     pub language: String,
     /// Whether renewal reminders are wanted.
     pub reminder_frequency: ReminderFrequency,
-    #[sea_orm(column_type = "String(StringLen::N(100))", nullable)]
-    pub emergency_contact_name: Option<String>,
-    #[sea_orm(column_type = "String(StringLen::N(20))", nullable)]
-    pub emergency_contact_phone: Option<String>,
-    #[sea_orm(column_type = "String(StringLen::N(50))", nullable)]
-    pub emergency_contact_relationship: Option<String>,
+    /// Encrypted at rest, as are the phone and relationship.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub emergency_contact_name: Option<Encrypted<String, UserEmergencyContactName>>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub emergency_contact_phone: Option<Encrypted<String, UserEmergencyContactPhone>>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub emergency_contact_relationship: Option<Encrypted<String, UserEmergencyContactRelationship>>,
     pub has_medical_conditions: bool,
+    /// Encrypted at rest, as are the dietary requirements.
     #[sea_orm(column_type = "Text", nullable)]
-    pub medical_notes: Option<String>,
+    pub medical_notes: Option<Encrypted<String, UserMedicalNotes>>,
     #[sea_orm(column_type = "Text", nullable)]
-    pub dietary_requirements: Option<String>,
+    pub dietary_requirements: Option<Encrypted<String, UserDietaryRequirements>>,
     pub share_medical_with_trainer: bool,
     /// Password hash (PHC string); `None` for accounts without a password.
     #[sea_orm(column_type = "String(StringLen::N(255))", nullable)]
@@ -208,7 +215,43 @@ impl Related<super::attendance_record::Entity> for Entity {
     }
 }
 
-impl ActiveModelBehavior for ActiveModel {}
+#[async_trait::async_trait]
+impl ActiveModelBehavior for ActiveModel {
+    /// Binds the encrypted fields to this row (see [`Encrypted`]).
+    async fn before_save<C>(mut self, _db: &C, _insert: bool) -> Result<Self, DbErr>
+    where
+        C: ConnectionTrait,
+    {
+        bind_active!(self; date_of_birth, emergency_contact_name, emergency_contact_phone, emergency_contact_relationship, medical_notes, dietary_requirements);
+        Ok(self)
+    }
+}
+
+impl Model {
+    /// Binds the encrypted fields to this row, for a write that does not go through an
+    /// active model's `save` (a multi-row insert, a column-by-column update).
+    pub fn bind_encrypted(&mut self) {
+        let id = self.id;
+        if let Some(v) = &mut self.date_of_birth {
+            v.bind(id);
+        }
+        if let Some(v) = &mut self.emergency_contact_name {
+            v.bind(id);
+        }
+        if let Some(v) = &mut self.emergency_contact_phone {
+            v.bind(id);
+        }
+        if let Some(v) = &mut self.emergency_contact_relationship {
+            v.bind(id);
+        }
+        if let Some(v) = &mut self.medical_notes {
+            v.bind(id);
+        }
+        if let Some(v) = &mut self.dietary_requirements {
+            v.bind(id);
+        }
+    }
+}
 
 /// A user's light projection is their id: a page of users whose selection reads only ids
 /// and relations reads (besides the sort keys its cursors need) nothing else (see

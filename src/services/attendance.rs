@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::db::begin_write;
+use crate::entities::encrypted;
 use crate::entities::enums::{AttendanceStatus, BookingStatus, Role};
 use crate::entities::{attendance_record, booking, booking_attendee, course_session, session_note};
 use crate::error::{AppError, AppResult};
@@ -92,7 +93,7 @@ pub async fn mark(
             am.status = Set(status);
             am.passed_assessment = Set(passed_assessment);
             am.certificate_eligible = Set(eligible);
-            am.trainer_feedback = Set(feedback);
+            am.trainer_feedback = Set(encrypted::seal(feedback));
             am.marked_by_id = Set(actor.id);
             am.updated_at = Set(now);
             (Some(rec), am.update(&txn).await?)
@@ -115,7 +116,7 @@ pub async fn mark(
                 passed_assessment,
                 certificate_eligible: eligible,
                 participation_score: None,
-                trainer_feedback: feedback,
+                trainer_feedback: encrypted::seal(feedback),
                 created_at: now,
                 updated_at: now,
             };

@@ -15,12 +15,21 @@ use crate::auth::{RequestContext, RequestMeta};
 use crate::entities::{audit_log, enums::Role, user_activity_log};
 use crate::error::AppResult;
 
-/// Columns whose values never appear in the audit trail: secrets and medical text.
-const MASKED: &[&str] = &[
+/// Columns whose values never appear in the audit trail: secrets, and every column
+/// encrypted at rest (medical, dietary, date of birth, emergency contact, special
+/// requirements, trainer feedback; `the_audit_trail_masks_every_encrypted_column` checks
+/// the list against [`FIELDS`](crate::entities::encrypted::FIELDS)).
+pub const MASKED: &[&str] = &[
     "password_hash",
+    "token_hash",
+    "date_of_birth",
     "medical_notes",
     "dietary_requirements",
-    "token_hash",
+    "emergency_contact_name",
+    "emergency_contact_phone",
+    "emergency_contact_relationship",
+    "special_requirements",
+    "trainer_feedback",
 ];
 /// Derived or bookkeeping columns left out of change sets.
 const SKIPPED: &[&str] = &["search_text", "sort_name", "updated_at"];
@@ -158,4 +167,17 @@ pub async fn log_activity(
     .insert(conn)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod masked_tests {
+    use super::MASKED;
+    use crate::entities::encrypted;
+
+    #[test]
+    fn the_audit_trail_masks_every_encrypted_column() {
+        for (table, column) in encrypted::FIELDS {
+            assert!(MASKED.contains(column), "{table}.{column} is not masked");
+        }
+    }
 }

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::db::begin_write;
 use crate::entities::booking::BookingKeys;
+use crate::entities::encrypted;
 use crate::entities::enums::{BookingStatus, ConsentSource, PaymentStatus, SessionStatus};
 use crate::entities::partial::KeysOf;
 use crate::entities::{booking, booking_attendee, course, course_session, user};
@@ -323,7 +324,7 @@ pub async fn create(
         amount_paid_pence: 0,
         amount_refunded_pence: 0,
         number_of_attendees: places,
-        special_requirements: b.special_requirements.clone(),
+        special_requirements: encrypted::seal(b.special_requirements.clone()),
         contact_details: Some(json!({
             "firstName": b.contact.first_name, "lastName": b.contact.last_name,
             "email": b.contact.email, "phone": b.contact.phone, "company": b.contact.company,

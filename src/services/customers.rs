@@ -138,7 +138,10 @@ pub async fn insert_or_find(
         let batch: Vec<user::ActiveModel> = rows
             .by_ref()
             .take(ROWS_PER_INSERT)
-            .map(|u| u.into_active_model().reset_all())
+            .map(|mut u| {
+                u.bind_encrypted();
+                u.into_active_model().reset_all()
+            })
             .collect();
         user::Entity::insert_many(batch)
             .on_conflict(

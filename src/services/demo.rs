@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::auth::password;
 use crate::db::begin_write;
+use crate::entities::encrypted;
 use crate::entities::enums::*;
 use crate::entities::{
     booking, booking_attendee, certificate, course, course_session, payment, venue,
@@ -250,7 +251,7 @@ pub async fn seed_if_empty(db: &DatabaseConnection) -> AppResult<Option<String>>
         customer.customer_since = Some(created.date_naive());
         customer.city = Some(["Leeds", "Sheffield", "Bradford", "York", "Harrogate"][i % 5].into());
         if i % 9 == 0 {
-            customer.dietary_requirements = Some("Vegetarian".into());
+            customer.dietary_requirements = encrypted::seal(Some("Vegetarian".into()));
         }
         users::refresh_derived(&mut customer);
         let mut customer = users::insert(&txn, customer).await?;
@@ -294,7 +295,9 @@ pub async fn seed_if_empty(db: &DatabaseConnection) -> AppResult<Option<String>>
                 amount_paid_pence: if paid { total } else { 0 },
                 amount_refunded_pence: 0,
                 number_of_attendees: attendees as i32,
-                special_requirements: (i % 11 == 0).then(|| "Wheelchair access".to_string()),
+                special_requirements: encrypted::seal(
+                    (i % 11 == 0).then(|| "Wheelchair access".to_string()),
+                ),
                 contact_details: Some(json!({
                     "firstName": customer.first_name, "lastName": customer.last_name,
                     "email": customer.email, "phone": customer.phone, "company": customer.company_name,

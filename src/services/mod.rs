@@ -13,6 +13,7 @@ pub mod customers;
 pub mod demo;
 pub mod duplicates;
 pub mod email;
+pub mod encryption;
 pub mod history;
 pub mod insights;
 pub mod keys;

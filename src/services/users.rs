@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::auth::password;
 use crate::db::begin_write;
+use crate::entities::encrypted::{self, Encrypted, Field};
 use crate::entities::enums::{
     ConsentSource, ContactMethod, CustomerType, NoteType, ReminderFrequency, Role, UserStatus,
 };
@@ -183,12 +184,16 @@ pub fn refresh_derived(m: &mut user::Model) {
 
 /// The active model that writes exactly the columns that differ between two versions,
 /// so concurrent counter updates (bookings, spend) are never overwritten.
+///
+/// An encrypted field left unchanged keeps its stored envelope, so it compares equal; a
+/// changed one is bound to the row and written.
 pub fn changed_columns(before: &user::Model, after: &user::Model) -> user::ActiveModel {
-    let mut am = before.clone().into_active_model();
+    let mut after = after.clone();
+    after.bind_encrypted();
+    let mut am = after.clone().into_active_model();
     for col in user::Column::iter() {
-        let value = after.get(col);
-        if before.get(col) != value {
-            am.set(col, value);
+        if before.get(col) != after.get(col) {
+            am.reset(col);
         }
     }
     am
@@ -217,6 +222,25 @@ fn set_phone(field: &str, target: &mut Option<String>, input: &Patch<String>) ->
     Ok(())
 }
 
+/// [`set_text`] on a field encrypted at rest.
+fn set_secret_text<F: Field>(
+    field: &str,
+    target: &mut Option<Encrypted<String, F>>,
+    input: &Patch<String>,
+    max: usize,
+) -> AppResult<()> {
+    encrypted::edit(target, |plain| set_text(field, plain, input, max))
+}
+
+/// [`set_phone`] on a field encrypted at rest.
+fn set_secret_phone<F: Field>(
+    field: &str,
+    target: &mut Option<Encrypted<String, F>>,
+    input: &Patch<String>,
+) -> AppResult<()> {
+    encrypted::edit(target, |plain| set_phone(field, plain, input))
+}
+
 /// Applies profile changes to a user, validating each field.
 pub fn apply_profile(
     m: &mut user::Model,
@@ -236,7 +260,7 @@ pub fn apply_profile(
                     "dateOfBirth is not a plausible date of birth",
                 ));
             }
-            m.date_of_birth = Some(dob);
+            encrypted::edit(&mut m.date_of_birth, |v| *v = Some(dob));
         }
     }
     set_text("addressLine1", &mut m.address_line_1, &p.address_line1, 255)?;
@@ -273,18 +297,18 @@ pub fn apply_profile(
     if let Some(v) = p.reminder_frequency {
         m.reminder_frequency = v;
     }
-    set_text(
+    set_secret_text(
         "emergencyContactName",
         &mut m.emergency_contact_name,
         &p.emergency_contact_name,
         100,
     )?;
-    set_phone(
+    set_secret_phone(
         "emergencyContactPhone",
         &mut m.emergency_contact_phone,
         &p.emergency_contact_phone,
     )?;
-    set_text(
+    set_secret_text(
         "emergencyContactRelationship",
         &mut m.emergency_contact_relationship,
         &p.emergency_contact_relationship,
@@ -293,13 +317,13 @@ pub fn apply_profile(
     if let Some(v) = p.has_medical_conditions {
         m.has_medical_conditions = v;
     }
-    set_text(
+    set_secret_text(
         "medicalNotes",
         &mut m.medical_notes,
         &p.medical_notes,
         MAX_NOTE_CHARS,
     )?;
-    set_text(
+    set_secret_text(
         "dietaryRequirements",
         &mut m.dietary_requirements,
         &p.dietary_requirements,

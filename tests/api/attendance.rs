@@ -3,6 +3,7 @@
 //! certificates that follow (who gets one, numbering, expiry, renewals, revoking).
 
 use chrono::{Datelike, Duration, NaiveDate, Utc};
+use rft_users::entities::encrypted::RevealedText as _;
 use rft_users::entities::enums::{AttendanceStatus, CertificateStatus, Role};
 use rft_users::entities::{
     attendance_record, booking, certificate, session_note, user, user_activity_log,
@@ -423,7 +424,7 @@ async fn mark_attendance_writes_one_record_per_attendee_for_the_sessions_instruc
     assert_eq!(rows[0].passed_assessment, Some(false));
     assert!(!rows[0].certificate_eligible);
     assert_eq!(
-        rows[0].trainer_feedback.as_deref(),
+        rows[0].trainer_feedback.plain_str(),
         Some("Needs more practice on CPR")
     );
 

@@ -214,7 +214,9 @@ async fn verify_stats(app: &TestApp, fix: bool) -> Output {
     let url = app.state.config.database_url.clone();
     tokio::task::spawn_blocking(move || {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_rft-users"));
-        cmd.arg("verify-stats").env("DATABASE_URL", url);
+        cmd.arg("verify-stats")
+            .env("DATABASE_URL", url)
+            .env("RFT_DATA_KEYS", crate::helpers::data_keys());
         if fix {
             cmd.arg("--fix");
         }

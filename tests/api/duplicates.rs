@@ -815,6 +815,7 @@ async fn rescan_duplicates_rebuilds_keys_and_pairs_from_the_command_line() {
         std::process::Command::new(env!("CARGO_BIN_EXE_rft-users"))
             .arg("rescan-duplicates")
             .env("DATABASE_URL", url)
+            .env("RFT_DATA_KEYS", crate::helpers::data_keys())
             .env("RUST_LOG", "warn")
             .output()
             .expect("rft-users runs")

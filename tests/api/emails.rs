@@ -575,6 +575,7 @@ async fn renewal_reminders_go_once_per_certificate_and_window() {
         std::process::Command::new(env!("CARGO_BIN_EXE_rft-users"))
             .args(["send-renewal-reminders", "--within-days", "60"])
             .env("DATABASE_URL", url)
+            .env("RFT_DATA_KEYS", crate::helpers::data_keys())
             .output()
             .expect("rft-users runs")
     })

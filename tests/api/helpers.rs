@@ -42,9 +42,43 @@ pub struct TestApp {
 static DB_COUNTER: AtomicU32 = AtomicU32::new(0);
 static PG_CLEANED: OnceCell<()> = OnceCell::const_new();
 
+/// The data keys of this test process: `test` (active) and `next`, random per run. Every
+/// server in the process reads with both; the command-line tools run against a test's
+/// database are given them (`RFT_DATA_KEYS`).
+pub fn data_keys() -> &'static str {
+    &keys().0
+}
+
+/// The same keys with `next` active (what `rotate-keys` is run with), and `next` alone
+/// (what is left once the old key is removed).
+pub fn rotated_data_keys() -> (&'static str, &'static str) {
+    (&keys().1, &keys().2)
+}
+
+fn keys() -> &'static (String, String, String) {
+    static KEYS: std::sync::OnceLock<(String, String, String)> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        use rft_users::crypto::Keyring;
+        let (test, next) = (
+            Keyring::generate_spec("test"),
+            Keyring::generate_spec("next"),
+        );
+        (format!("{test},{next}"), format!("{next},{test}"), next)
+    })
+}
+
+/// Loads [`data_keys`] as the process's data keys (once).
+pub fn install_data_keys() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        rft_users::crypto::install(rft_users::crypto::Keyring::parse(data_keys()).unwrap())
+    });
+}
+
 /// A fresh, empty database: a SQLite file in a temporary directory, or a new PostgreSQL
-/// database on the `TEST_DATABASE_URL` server.
+/// database on the `TEST_DATABASE_URL` server. The process's data keys are loaded.
 pub async fn fresh_database() -> (String, Option<tempfile::TempDir>) {
+    install_data_keys();
     match std::env::var("TEST_DATABASE_URL")
         .ok()
         .filter(|u| !u.is_empty())

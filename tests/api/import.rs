@@ -45,6 +45,7 @@ fn command(app: &TestApp, args: &[&str]) -> Command {
         .env("RUST_LOG", "warn")
         .env("RUST_BACKTRACE", "0")
         .env("RFT_JWT_SECRET", app.state.config.jwt_secret.expose())
+        .env("RFT_DATA_KEYS", crate::helpers::data_keys())
         .env_remove("RFT_IMPORT_CHUNK_SIZE");
     cmd
 }

@@ -14,6 +14,7 @@ mod consents;
 mod customer_stats;
 mod duplicates;
 mod emails;
+mod encryption;
 mod examples;
 mod graph;
 mod graphiql;

@@ -6,6 +6,7 @@
 //! an undo restores every row exactly; and a random sequence of bookings, payments,
 //! refunds, merges and undos keeps stored totals equal to recomputed ones throughout.
 
+use rft_users::entities::encrypted::RevealedText as _;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -809,7 +810,7 @@ async fn merge_fields_follow_the_rule_and_medical_text_stays_out_of_the_audit_tr
     let s = app.user_row(survivor).await;
     assert_eq!(s.city.as_deref(), Some("Leeds"));
     assert_eq!(s.mobile.as_deref(), Some("07700 900123"));
-    assert_eq!(s.medical_notes.as_deref(), Some("Asthma"));
+    assert_eq!(s.medical_notes.plain_str(), Some("Asthma"));
     assert!(!s.marketing_consent, "never true by default");
     assert_eq!(s.email, "ann@example.com", "the survivor keeps its email");
     let audit = app.audit_rows("user.merge").await;

@@ -4,6 +4,7 @@
 //! its lifetime and `endPortalSession`. What a portal token may not do is in the role
 //! matrix (`roles.rs`).
 
+use rft_users::entities::encrypted::RevealedText as _;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -374,7 +375,7 @@ async fn update_my_profile_changes_the_allowed_fields_audited_and_logged() {
     );
     let after = shop.zoe().await;
     assert_eq!(after.city.as_deref(), Some("York"));
-    assert_eq!(after.medical_notes.as_deref(), Some("Asthma"));
+    assert_eq!(after.medical_notes.plain_str(), Some("Asthma"));
     assert_eq!(
         (after.email.as_str(), after.first_name.as_str()),
         (before.email.as_str(), before.first_name.as_str())

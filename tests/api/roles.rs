@@ -2,6 +2,7 @@
 //! customer, an instructor, an admin and a customer-portal session, plus the field-level guards on `User` (admin-only
 //! medical, emergency-contact and dietary fields; internal notes).
 
+use rft_users::entities::encrypted::RevealedText as _;
 use std::collections::BTreeSet;
 
 use chrono::Utc;
@@ -736,7 +737,7 @@ async fn customers_and_instructors_cannot_read_admin_only_fields_of_themselves()
         })
     );
     let row = app.user_row(customer.id).await;
-    assert_eq!(row.medical_notes.as_deref(), Some("Severe nut allergy"));
+    assert_eq!(row.medical_notes.plain_str(), Some("Severe nut allergy"));
 }
 
 /// Books a course for `customer` and opens the customer portal with the booking's reference.

@@ -235,7 +235,7 @@ async fn whole_rows_decoded_by_position_match_the_database_nulls_and_all() {
         assert_eq!(node["vatNumber"], json!(row.vat_number));
         assert_eq!(
             node["dateOfBirth"],
-            json!(row.date_of_birth.map(|d| d.to_string()))
+            json!(row.date_of_birth.map(|d| d.value().to_string()))
         );
         assert_eq!(node["totalBookings"], json!(row.total_bookings));
         assert_eq!(node["hasPassword"], json!(row.password_hash.is_some()));

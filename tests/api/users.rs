@@ -3,6 +3,7 @@
 //! refused naming the field and without writing anything.
 
 use chrono::Utc;
+use rft_users::entities::encrypted::RevealedText as _;
 use rft_users::entities::enums::{CustomerType, NoteType, Role, UserStatus};
 use rft_users::entities::{audit_log, user, user_activity_log, user_note};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
@@ -232,8 +233,8 @@ async fn update_user_masks_medical_text_and_passwords_in_the_audit_trail() {
     .await;
 
     let row = app.user_row(staff.id).await;
-    assert_eq!(row.medical_notes.as_deref(), Some("Asthma"));
-    assert_eq!(row.dietary_requirements.as_deref(), Some("Coeliac"));
+    assert_eq!(row.medical_notes.plain_str(), Some("Asthma"));
+    assert_eq!(row.dietary_requirements.plain_str(), Some("Coeliac"));
     let audits: Vec<_> = app
         .audit_rows("user.update")
         .await

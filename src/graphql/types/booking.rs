@@ -1,6 +1,7 @@
 //! The booking side of the graph: courses, venues, sessions, bookings, attendees, payments,
 //! refunds, certificates and attendance. Every relation resolves through a DataLoader.
 
+use crate::entities::encrypted::{Revealed as _, RevealedText as _};
 use crate::graphql::cost;
 use std::sync::Arc;
 
@@ -377,26 +378,27 @@ impl SessionAttendee {
     async fn emergency_contact_name(&self) -> Option<&str> {
         self.person
             .as_ref()
-            .and_then(|p| p.emergency_contact_name.as_deref())
+            .and_then(|p| p.emergency_contact_name.plain_str())
     }
     /// Emergency contact's phone.
     async fn emergency_contact_phone(&self) -> Option<&str> {
         self.person
             .as_ref()
-            .and_then(|p| p.emergency_contact_phone.as_deref())
+            .and_then(|p| p.emergency_contact_phone.plain_str())
     }
     /// Emergency contact's relationship to the attendee.
     async fn emergency_contact_relationship(&self) -> Option<&str> {
         self.person
             .as_ref()
-            .and_then(|p| p.emergency_contact_relationship.as_deref())
+            .and_then(|p| p.emergency_contact_relationship.plain_str())
     }
     /// Special requirements given with the booking or for this attendee.
     async fn special_requirements(&self) -> Option<String> {
         self.attendee
             .special_requirements
-            .clone()
-            .or_else(|| self.booking.special_requirements.clone())
+            .plain()
+            .or_else(|| self.booking.special_requirements.plain())
+            .cloned()
     }
     /// Medical notes, only when the attendee agreed to share them with the trainer.
     async fn medical_notes(&self) -> Option<&str> {
@@ -405,7 +407,7 @@ impl SessionAttendee {
         }
         self.person
             .as_ref()
-            .and_then(|p| p.medical_notes.as_deref())
+            .and_then(|p| p.medical_notes.plain_str())
     }
     /// Dietary requirements, only when the attendee agreed to share them with the trainer.
     async fn dietary_requirements(&self) -> Option<&str> {
@@ -414,7 +416,7 @@ impl SessionAttendee {
         }
         self.person
             .as_ref()
-            .and_then(|p| p.dietary_requirements.as_deref())
+            .and_then(|p| p.dietary_requirements.plain_str())
     }
     /// Attendance marked so far, if any.
     async fn attendance(&self) -> Option<AttendanceRecord> {
@@ -450,7 +452,7 @@ impl AttendanceRecord {
     }
     /// The trainer's feedback.
     async fn trainer_feedback(&self) -> Option<&str> {
-        self.0.trainer_feedback.as_deref()
+        self.0.trainer_feedback.plain_str()
     }
     /// When it was last marked.
     async fn marked_at(&self) -> DateTime<Utc> {
@@ -571,7 +573,7 @@ impl Booking {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Option<String>> {
-        Ok(self.row(ctx).await?.special_requirements.clone())
+        Ok(self.row(ctx).await?.special_requirements.plain().cloned())
     }
     /// When the booking was made.
     async fn created_at(&self) -> DateTime<Utc> {

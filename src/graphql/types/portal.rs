@@ -5,6 +5,7 @@
 use async_graphql::{Context, InputObject, MaybeUndefined, Object, connection::Connection};
 use chrono::{DateTime, NaiveDate, Utc};
 
+use crate::entities::encrypted::RevealedText as _;
 use crate::entities::user;
 use crate::graphql::cost;
 use crate::graphql::types::booking::{Booking, Certificate, Payment};
@@ -112,19 +113,19 @@ impl MyProfile {
     }
     /// Emergency contact's name.
     async fn emergency_contact_name(&self) -> Option<&str> {
-        self.model.emergency_contact_name.as_deref()
+        self.model.emergency_contact_name.plain_str()
     }
     /// Emergency contact's phone.
     async fn emergency_contact_phone(&self) -> Option<&str> {
-        self.model.emergency_contact_phone.as_deref()
+        self.model.emergency_contact_phone.plain_str()
     }
     /// Emergency contact's relationship to the customer.
     async fn emergency_contact_relationship(&self) -> Option<&str> {
-        self.model.emergency_contact_relationship.as_deref()
+        self.model.emergency_contact_relationship.plain_str()
     }
     /// Dietary requirements, for course catering.
     async fn dietary_requirements(&self) -> Option<&str> {
-        self.model.dietary_requirements.as_deref()
+        self.model.dietary_requirements.plain_str()
     }
     /// Whether the customer has declared medical conditions.
     async fn has_medical_conditions(&self) -> bool {
@@ -132,7 +133,7 @@ impl MyProfile {
     }
     /// Medical notes the customer declared.
     async fn medical_notes(&self) -> Option<&str> {
-        self.model.medical_notes.as_deref()
+        self.model.medical_notes.plain_str()
     }
     /// Whether medical and dietary notes may be shown to the session's instructor.
     async fn share_medical_with_trainer(&self) -> bool {

@@ -1,6 +1,7 @@
 //! The `User` object and what hangs off it. Fields are exposed one by one, with their
 //! guards: medical, emergency-contact and dietary fields and internal notes are admin-only.
 
+use crate::entities::encrypted::{Revealed as _, RevealedText as _};
 use crate::graphql::cost;
 use async_graphql::{
     ComplexObject, Context, Lookahead, Object, SimpleObject, connection::Connection,
@@ -140,7 +141,7 @@ impl User {
     /// Date of birth (admin or the user themself).
     async fn date_of_birth(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<NaiveDate>> {
         let m = self.row(ctx).await?;
-        Ok(m.date_of_birth)
+        Ok(m.date_of_birth.plain().copied())
     }
     /// First address line.
     async fn address_line1(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
@@ -314,7 +315,7 @@ impl User {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Option<&str>> {
         let m = self.row(ctx).await?;
-        Ok(m.emergency_contact_name.as_deref())
+        Ok(m.emergency_contact_name.plain_str())
     }
     /// Emergency contact's phone (admin only).
     #[graphql(guard = "UserFieldGuard::admin_only()")]
@@ -323,7 +324,7 @@ impl User {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Option<&str>> {
         let m = self.row(ctx).await?;
-        Ok(m.emergency_contact_phone.as_deref())
+        Ok(m.emergency_contact_phone.plain_str())
     }
     /// Emergency contact's relationship to the person (admin only).
     #[graphql(guard = "UserFieldGuard::admin_only()")]
@@ -332,7 +333,7 @@ impl User {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Option<&str>> {
         let m = self.row(ctx).await?;
-        Ok(m.emergency_contact_relationship.as_deref())
+        Ok(m.emergency_contact_relationship.plain_str())
     }
     /// Whether medical conditions have been declared (admin only).
     #[graphql(guard = "UserFieldGuard::admin_only()")]
@@ -344,13 +345,13 @@ impl User {
     #[graphql(guard = "UserFieldGuard::admin_only()")]
     async fn medical_notes(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
         let m = self.row(ctx).await?;
-        Ok(m.medical_notes.as_deref())
+        Ok(m.medical_notes.plain_str())
     }
     /// Dietary requirements (admin only).
     #[graphql(guard = "UserFieldGuard::admin_only()")]
     async fn dietary_requirements(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
         let m = self.row(ctx).await?;
-        Ok(m.dietary_requirements.as_deref())
+        Ok(m.dietary_requirements.plain_str())
     }
     /// Whether medical and dietary notes may be shown to the session's instructor (admin only).
     #[graphql(guard = "UserFieldGuard::admin_only()")]

@@ -22,6 +22,7 @@ use uuid::Uuid;
 use super::ledger::{Counts, Seen};
 use super::row::{Attendee, LegacyBooking, LegacyPayment, Prepared};
 use crate::auth::rate_limit::RateLimiter;
+use crate::entities::encrypted::{self, Revealed as _};
 use crate::entities::enums::{
     BookingStatus, ConsentSource, CourseType, ImportRowStatus, PaymentMethod, PaymentRecordStatus,
     PaymentStatus, RefundStatus, SessionStatus,
@@ -841,8 +842,9 @@ fn booking_row(
     // The total is what was charged; the unit price is it shared out, rounded up, with
     // the rounding as a discount, so unit × places − discount is exactly the total.
     let unit = (row.amount_pence + places - 1) / places;
+    let id = keep.map_or_else(Uuid::now_v7, |k| k.id);
     booking::Model {
-        id: keep.map_or_else(Uuid::now_v7, |k| k.id),
+        id,
         user_id: p.user_id,
         session_id: p.session_id,
         reference: keep.map_or_else(references::booking_reference, |k| k.reference.clone()),
@@ -854,7 +856,13 @@ fn booking_row(
         amount_paid_pence: money.paid,
         amount_refunded_pence: money.refunded,
         number_of_attendees: places as i32,
-        special_requirements: row.special_requirements.clone(),
+        // Unchanged, it stays as stored.
+        special_requirements: match keep {
+            Some(k) if k.special_requirements.plain() == row.special_requirements.as_ref() => {
+                k.special_requirements.clone()
+            }
+            _ => encrypted::seal_at(row.special_requirements.clone(), id),
+        },
         contact_details: Some(row.contact_json.clone()),
         legacy_id: Some(row.legacy_id.clone()),
         legacy_reference: row.reference.clone(),
@@ -1044,11 +1052,11 @@ async fn update_booking(
     after.amount_paid_pence = paid;
     after.amount_refunded_pence = refunded;
 
-    let mut am = before.clone().into_active_model();
+    // The columns that differ, written.
+    let mut am = after.clone().into_active_model();
     for col in booking::Column::iter() {
-        let value = after.get(col);
-        if before.get(col) != value {
-            am.set(col, value);
+        if before.get(col) != after.get(col) {
+            am.reset(col);
         }
     }
     am.update(conn).await?;

@@ -24,9 +24,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 use uuid::Uuid;
 
+use crate::crypto;
 use crate::db::begin_write;
 use crate::entities::enums::{ConsentSource, Role};
-use crate::entities::{user, user_merge, user_merge_member};
+use crate::entities::{encrypted, user, user_merge, user_merge_member};
 use crate::error::{AppError, AppResult};
 use crate::services::audit::{self, Activity, Actor};
 use crate::services::customer_stats::{self, Counters};
@@ -83,7 +84,7 @@ pub struct MergePreview {
 
 /// The merged profile a ledger entry records.
 pub fn fields_of(m: &user_merge::Model) -> AppResult<Vec<MergedValue>> {
-    serde_json::from_value(m.fields.clone()).map_err(AppError::internal)
+    open_values(&m.fields)
 }
 
 /// The rows a ledger entry moved, by table.
@@ -272,14 +273,14 @@ async fn apply(
         id: Set(Uuid::now_v7()),
         survivor_id: Set(survivor_id),
         duplicate_ids: Set(json!(dups)),
-        survivor_before: Set(snapshot(&survivor_before)),
+        survivor_before: Set(snapshot(&survivor_before)?),
         duplicates_before: Set(Json::Object(
             duplicates
                 .iter()
-                .map(|d| (d.id.to_string(), snapshot(d)))
-                .collect(),
+                .map(|d| Ok((d.id.to_string(), snapshot(d)?)))
+                .collect::<AppResult<_>>()?,
         )),
-        fields: Set(serde_json::to_value(&fields).map_err(AppError::internal)?),
+        fields: Set(seal_values(&fields)?),
         moved: Set(serde_json::to_value(&counted).map_err(AppError::internal)?),
         reason: Set(reason),
         merged_by_id: Set(actor.id),

@@ -80,6 +80,13 @@ macro_rules! merge_fields {
                 }
             }
 
+            /// The field's column in `users`.
+            pub fn column(self) -> &'static str {
+                match self {
+                    $(MergeField::$variant => stringify!($column),)*
+                }
+            }
+
             /// The field's value on a user, as JSON (`null` when unset).
             pub fn get(self, m: &user::Model) -> Json {
                 match self {
@@ -303,10 +310,72 @@ pub(super) fn apply_values(m: &mut user::Model, values: &[MergedValue]) -> AppRe
     Ok(())
 }
 
-/// A user's profile as the ledger keeps it: every mergeable field, and (for the record)
-/// identity, status, tombstone link and counters. Kept in `user_merges` only: never in
-/// the audit trail or logs.
-pub(super) fn snapshot(m: &user::Model) -> Json {
+/// The ledger (`user_merges`) keeps the values of fields encrypted at rest encrypted too:
+/// sealed for `user_merges`, the field's column and the id of the user the value is of.
+const LEDGER: &str = "user_merges";
+
+impl MergeField {
+    /// The column, when the field is encrypted at rest.
+    fn encrypted_column(self) -> Option<&'static str> {
+        encrypted::FIELDS
+            .iter()
+            .find(|(t, c)| *t == "users" && *c == self.column())
+            .map(|(_, c)| *c)
+    }
+
+    /// A value of this field as the ledger keeps it: sealed for user `of` when the field
+    /// is encrypted at rest.
+    pub(super) fn seal_for_ledger(self, of: Uuid, value: &Json) -> AppResult<Json> {
+        let Some(column) = self.encrypted_column().filter(|_| !value.is_null()) else {
+            return Ok(value.clone());
+        };
+        let keys = crypto::keyring().map_err(AppError::internal)?;
+        Ok(Json::String(keys.seal(
+            LEDGER,
+            column,
+            of,
+            value.to_string().as_bytes(),
+        )))
+    }
+
+    /// A value [`MergeField::seal_for_ledger`] gave, as it was.
+    pub(super) fn open_from_ledger(self, of: Uuid, value: &Json) -> AppResult<Json> {
+        let (Some(column), Json::String(envelope)) = (self.encrypted_column(), value) else {
+            return Ok(value.clone());
+        };
+        let keys = crypto::keyring().map_err(AppError::internal)?;
+        let plain = keys
+            .open(LEDGER, column, of, envelope)
+            .map_err(AppError::internal)?;
+        serde_json::from_slice(&plain).map_err(AppError::internal)
+    }
+}
+
+/// Merged values as the ledger keeps them (see [`MergeField::seal_for_ledger`]).
+pub(super) fn seal_values(values: &[MergedValue]) -> AppResult<Json> {
+    let mut sealed = Vec::with_capacity(values.len());
+    for v in values {
+        let mut v = v.clone();
+        v.value = v.field.seal_for_ledger(v.from_user_id, &v.value)?;
+        sealed.push(v);
+    }
+    serde_json::to_value(&sealed).map_err(AppError::internal)
+}
+
+/// The merged values the ledger keeps, opened.
+pub(super) fn open_values(ledger: &Json) -> AppResult<Vec<MergedValue>> {
+    let mut values: Vec<MergedValue> =
+        serde_json::from_value(ledger.clone()).map_err(AppError::internal)?;
+    for v in &mut values {
+        v.value = v.field.open_from_ledger(v.from_user_id, &v.value)?;
+    }
+    Ok(values)
+}
+
+/// A user's profile as the ledger keeps it: every mergeable field (those encrypted at
+/// rest sealed), and (for the record) identity, status, tombstone link and counters. Kept
+/// in `user_merges` only: never in the audit trail or logs.
+pub(super) fn snapshot(m: &user::Model) -> AppResult<Json> {
     let mut map = serde_json::Map::new();
     map.insert("id".into(), json!(m.id));
     map.insert("email".into(), json!(m.email));
@@ -318,9 +387,9 @@ pub(super) fn snapshot(m: &user::Model) -> Json {
     map.insert("last_booking_at".into(), json!(m.last_booking_at));
     map.insert("updated_at".into(), json!(m.updated_at));
     for &field in MergeField::ALL {
-        map.insert(field.key(), field.get(m));
+        map.insert(field.key(), field.seal_for_ledger(m.id, &field.get(m))?);
     }
-    Json::Object(map)
+    Ok(Json::Object(map))
 }
 
 /// Puts back the profile a [`snapshot`] holds: every mergeable field, the status, and the
@@ -328,7 +397,8 @@ pub(super) fn snapshot(m: &user::Model) -> Json {
 pub(super) fn restore_snapshot(m: &mut user::Model, snap: &Json) -> AppResult<()> {
     for &field in MergeField::ALL {
         if let Some(v) = snap.get(field.key()) {
-            field.set(m, v).map_err(AppError::internal)?;
+            let v = field.open_from_ledger(m.id, v)?;
+            field.set(m, &v).map_err(AppError::internal)?;
         }
     }
     if let Some(v) = snap.get("status") {
@@ -364,7 +434,7 @@ mod tests {
             let mut b = person("b@example.com", 2);
             b.first_name = "Bea".into();
             b.phone = Some("07700 900123".into());
-            b.date_of_birth = chrono::NaiveDate::from_ymd_opt(1990, 5, 1);
+            b.date_of_birth = encrypted::seal(chrono::NaiveDate::from_ymd_opt(1990, 5, 1));
             b.city = Some("York".into());
             b.customer_type = crate::entities::enums::CustomerType::Corporate;
             b.marketing_consent = true;
@@ -475,10 +545,16 @@ mod tests {
     #[test]
     fn snapshots_restore_the_profile() {
         let mut s = person("s@example.com", 3);
-        s.medical_notes = Some("Asthma".into());
+        crate::crypto::install(
+            crate::crypto::Keyring::parse(&crate::crypto::Keyring::generate_spec("t")).unwrap(),
+        );
+        s.medical_notes = encrypted::seal(Some("Asthma".into()));
         s.merged_into_id = Some(Uuid::now_v7());
-        let snap = snapshot(&s);
+        let snap = snapshot(&s).unwrap();
+        assert!(!snap.to_string().contains("Asthma"), "{snap}");
+        // The same person (an undo restores each profile into its own row).
         let mut other = person("s@example.com", 0);
+        other.id = s.id;
         restore_snapshot(&mut other, &snap).unwrap();
         for &f in MergeField::ALL {
             assert_eq!(f.get(&other), f.get(&s), "{f:?}");

@@ -105,14 +105,39 @@ where
         query = query.order_by_asc(first);
     }
     let rows = query.all(conn).await?;
-    Ok(rows
-        .iter()
+    let table = E::default().table_name();
+    rows.iter()
         .map(|m| {
             E::Column::iter()
-                .map(|c| (c.as_str().to_string(), sea_value_to_json_value(&m.get(c))))
+                .map(|c| {
+                    let value = m.get(c);
+                    let json = match encrypted::is_encrypted(table, c.as_str()) {
+                        true => plaintext(table, c.as_str(), m, value)?,
+                        false => sea_value_to_json_value(&value),
+                    };
+                    Ok((c.as_str().to_string(), json))
+                })
                 .collect()
         })
-        .collect())
+        .collect()
+}
+
+/// The plaintext of an encrypted column's value (`m.get` gives the stored envelope),
+/// opened with the row's id.
+fn plaintext<M: ModelTrait>(table: &str, column: &str, m: &M, value: Value) -> AppResult<Json> {
+    let Value::String(Some(envelope)) = value else {
+        return Ok(Json::Null);
+    };
+    let id = <<M as ModelTrait>::Entity as EntityTrait>::Column::iter()
+        .find(|c| c.as_str() == "id")
+        .map(|c| m.get(c));
+    let Some(Value::Uuid(Some(id))) = id else {
+        return Err(AppError::internal(anyhow::anyhow!(
+            "{table} has no id to open {column} by"
+        )));
+    };
+    let text = encrypted::open_text(table, column, id, &envelope).map_err(AppError::internal)?;
+    Ok(Json::String(text))
 }
 
 macro_rules! by_table {
